@@ -1,0 +1,132 @@
+# COW PTE for Linux 6.12: the one entry point.
+#
+#   make run              build, boot, fork latency comparison + cow selftest
+#   make check            the test suite in one VM boot; ends "N passed, N failed"
+#   make check T=NAME     one test (a file in tests/cases/)
+#   make vm CMD='...' [EXTRA='file...']   run a command in the VM
+#   make help             everything else
+#
+# The kernel is Debian's linux-source-6.12 (pinned below) plus patches/ and
+# the overlay files of this repository, built under build/.
+
+KVER      := 6.12.117
+REPO      := $(CURDIR)
+BUILD     := $(REPO)/build
+SRC       := $(BUILD)/linux
+KOUT      := $(BUILD)/kernel
+KOUT_OFF  := $(BUILD)/kernel-nocowpte
+PROGS     := $(BUILD)/progs
+JOBS      ?= $(shell nproc)
+T         ?=
+CMD       ?=
+EXTRA     ?=
+VM_TIMEOUT ?= 2400
+
+STAGE     := $(REPO)/scripts/stage.sh
+BINDGEN   := $(shell command -v bindgen 2>/dev/null || echo $(HOME)/.cargo/bin/bindgen)
+# Debian's rustc-web (1.96) has the library sources the kernel needs; the
+# rustup toolchain first on PATH does not.  Pass the tools explicitly.
+KMAKE = $(MAKE) -s -C $(SRC) ARCH=x86_64 -j$(JOBS) \
+	RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc BINDGEN=$(BINDGEN) \
+	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library RUSTFMT=/usr/bin/rustfmt
+# ccache through its gcc wrapper directory (CC="ccache gcc" would also
+# become rustc's -Clinker, which takes one word).
+export PATH := /usr/lib/ccache:$(PATH)
+export CCACHE_DIR ?= $(BUILD)/ccache
+export CCACHE_BASEDIR := $(BUILD)
+
+ALL_TESTS = $(sort $(notdir $(wildcard tests/cases/*)))
+TESTS = $(if $(T),$(T),$(ALL_TESTS))
+
+.PHONY: help deps tree config kernel kernel-off progs initramfs run check \
+	vm export-patches reset-tree checkpatch rustfmt clean distclean
+
+help:
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "Other targets: deps tree kernel kernel-off progs initramfs"
+	@echo "  export-patches reset-tree checkpatch rustfmt clean distclean"
+
+deps:
+	@$(REPO)/scripts/deps.sh
+
+tree: deps
+	@$(STAGE) "preparing the kernel tree (Linux $(KVER) + patches/ + overlay)" \
+		$(REPO)/scripts/prepare-tree.sh $(SRC) $(KVER)
+
+# Configuration: tinyconfig + vm/kernel.config (+ COW PTE on or off), then
+# every option of vm/required.config must be in the final .config.
+define configure
+	@$(STAGE) "configuring $(notdir $(1))" sh -c '\
+		mkdir -p $(1) && \
+		$(KMAKE) O=$(1) tinyconfig >/dev/null && \
+		$(SRC)/scripts/kconfig/merge_config.sh -Q -m -O $(1) $(1)/.config \
+			$(REPO)/vm/kernel.config $(2) >/dev/null && \
+		$(KMAKE) O=$(1) olddefconfig >/dev/null && \
+		$(REPO)/scripts/check-config.sh $(1)/.config $(REPO)/vm/required.config $(3)'
+endef
+
+config: tree
+	$(call configure,$(KOUT),,)
+
+kernel: config
+	@$(STAGE) "building the kernel ($(KOUT))" $(KMAKE) O=$(KOUT) bzImage headers
+
+kernel-off: tree
+	$(call configure,$(KOUT_OFF),,)
+	@$(STAGE) "building the kernel ($(KOUT_OFF))" $(KMAKE) O=$(KOUT_OFF) bzImage
+
+progs: kernel
+	@$(STAGE) "building the static test programs" \
+		$(REPO)/scripts/build-progs.sh $(SRC) $(KOUT) $(PROGS)
+
+initramfs: progs
+	@$(STAGE) "building the initramfs" \
+		$(REPO)/vm/mkinitramfs.sh $(BUILD)/initramfs.cpio.gz $(PROGS)/bin
+
+# The main job: fork latency comparison and the cow selftest, one boot.
+run: initramfs
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-main.cpio tests main
+	@$(STAGE) "running the main job in the VM" $(REPO)/vm/run.sh \
+		$(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-main.cpio $(BUILD)/vm-main $(VM_TIMEOUT)
+	@$(REPO)/vm/show.sh $(BUILD)/vm-main main
+	@$(REPO)/vm/check.py $(BUILD)/vm-main main
+
+check: initramfs
+	@for t in $(TESTS); do [ -f tests/cases/$$t ] || { \
+		echo "check: no test named '$$t' (see tests/cases/)" >&2; exit 1; }; done
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-check.cpio tests $(filter-out main,$(TESTS))
+	@$(STAGE) "running the tests in the VM" $(REPO)/vm/run.sh \
+		$(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-check.cpio $(BUILD)/vm-check $(VM_TIMEOUT) || true
+	@$(REPO)/vm/check.py $(BUILD)/vm-check $(filter-out main,$(TESTS))
+
+vm: initramfs
+	@[ -n "$(CMD)" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-vm.cpio cmd '$(subst ','\'',$(CMD))' $(EXTRA)
+	@$(REPO)/vm/run.sh $(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-vm.cpio $(BUILD)/vm-cmd $(VM_TIMEOUT)
+	@$(REPO)/vm/show.sh $(BUILD)/vm-cmd cmd
+
+export-patches:
+	@rm -f patches/*.patch
+	@git -C $(SRC) format-patch -q --no-signature --zero-commit -N upstream..HEAD -o $(REPO)/patches
+	@git -C $(SRC) rev-parse HEAD > $(SRC)/.git/cowpte-head
+	@{ cat patches/*.patch 2>/dev/null || true; } | sha1sum | cut -d' ' -f1 > $(SRC)/.git/cowpte-series
+	@echo "exported $$(ls patches/*.patch 2>/dev/null | wc -l) patches to patches/"
+
+reset-tree:
+	@rm -rf $(SRC)
+	@$(MAKE) -s tree
+
+checkpatch: tree
+	@$(REPO)/scripts/checkpatch.sh $(SRC)
+
+rustfmt: tree
+	@$(KMAKE) rustfmtcheck
+
+clean:
+	rm -rf $(KOUT) $(KOUT_OFF) $(PROGS) $(BUILD)/vm-* $(BUILD)/*.cpio*
+
+distclean:
+	rm -rf $(BUILD)

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Install what the build, the VM and the tests need, saying what it installs.
+# Debian packages by name (apt-get) and bindgen-cli from crates.io.
+set -euo pipefail
+
+packages="linux-source-6.12 rustc-web rust-web-src libclang-14-dev
+	qemu-system-x86 busybox-static liburing-dev flex bison bc libelf-dev
+	libssl-dev cpio ccache python3 python3-matplotlib xz-utils gcc make git
+	rustfmt-web"
+bindgen_version=0.69.5
+
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing Debian packages:$missing"
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing > /dev/null
+fi
+
+bindgen=$(command -v bindgen || echo "$HOME/.cargo/bin/bindgen")
+if ! "$bindgen" --version 2>/dev/null | grep -q "$bindgen_version"; then
+	command -v cargo > /dev/null || {
+		echo "deps: error: cargo is needed to install bindgen-cli $bindgen_version" >&2
+		exit 1
+	}
+	echo "deps: installing bindgen-cli $bindgen_version (cargo install, ~3 min)"
+	cargo install --quiet --locked bindgen-cli --version "$bindgen_version"
+fi
