@@ -66,13 +66,13 @@ define configure
 endef
 
 config: tree
-	$(call configure,$(KOUT),,)
+	$(call configure,$(KOUT),$(REPO)/vm/cow_pte_on.config,$(REPO)/vm/cow_pte_on.config)
 
 kernel: config
 	@$(STAGE) "building the kernel ($(KOUT))" $(KMAKE) O=$(KOUT) bzImage headers
 
 kernel-off: tree
-	$(call configure,$(KOUT_OFF),,)
+	$(call configure,$(KOUT_OFF),$(REPO)/vm/cow_pte_off.config,$(REPO)/vm/cow_pte_off.config)
 	@$(STAGE) "building the kernel ($(KOUT_OFF))" $(KMAKE) O=$(KOUT_OFF) bzImage
 
 progs: kernel
@@ -92,14 +92,10 @@ run: initramfs
 	@$(REPO)/vm/show.sh $(BUILD)/vm-main main
 	@$(REPO)/vm/check.py $(BUILD)/vm-main main
 
-check: initramfs
+check: initramfs kernel-off
 	@for t in $(TESTS); do [ -f tests/cases/$$t ] || { \
 		echo "check: no test named '$$t' (see tests/cases/)" >&2; exit 1; }; done
-	@$(REPO)/vm/mkrun.sh $(BUILD)/run-check.cpio tests $(filter-out main,$(TESTS))
-	@$(STAGE) "running the tests in the VM" $(REPO)/vm/run.sh \
-		$(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
-		$(BUILD)/run-check.cpio $(BUILD)/vm-check $(VM_TIMEOUT) || true
-	@$(REPO)/vm/check.py $(BUILD)/vm-check $(filter-out main,$(TESTS))
+	@VM_TIMEOUT=$(VM_TIMEOUT) $(REPO)/scripts/check.sh $(BUILD) $(TESTS)
 
 vm: initramfs
 	@[ -n "$(CMD)" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }

@@ -24,6 +24,15 @@ for t in $mm_selftests; do
 	cp "$out/mm/$t" "$out/bin/$t"
 done
 
+# The project's own kselftests and tools.
+for t in cow_pte/cow_pte_api; do
+	mkdir -p "$out/${t%/*}"
+	make -s -C "$src/tools/testing/selftests/${t%/*}" OUTPUT="$out/${t%/*}" \
+		KHDR_INCLUDES="-isystem $hdr" LDFLAGS="-static" "$out/$t"
+	cp "$out/$t" "$out/bin/"
+done
+gcc -static -O2 -Wall -Werror -isystem "$hdr" -o "$out/bin/cowpte" "$repo/tools/mm/cowpte.c"
+
 for c in "$repo"/tests/progs/*.c; do
 	name=$(basename "$c" .c)
 	if [ ! "$out/bin/$name" -nt "$c" ] || [ -n "$(find "$repo/tests/progs" -name '*.h' -newer "$out/bin/$name")" ]; then

@@ -16,7 +16,7 @@ src=$1
 kver=$2
 repo=$(cd "$(dirname "$0")/.." && pwd)
 tarball=/usr/src/linux-source-6.12.tar.xz
-overlay_dirs="mm include rust tools/testing/selftests Documentation"
+overlay_dirs="mm include rust tools/mm tools/testing/selftests Documentation"
 
 die() { echo "prepare-tree: error: $*" >&2; exit 1; }
 
@@ -54,7 +54,7 @@ if [ ! -d "$src/.git" ]; then
 	sub=$(sed -n 's/^SUBLEVEL = //p' "$src.tmp/Makefile")
 	[ "6.12.$sub" = "$kver" ] || die "tarball holds 6.12.$sub, expected $kver"
 	git -C "$src.tmp" init -q
-	git -C "$src.tmp" config user.name "cow-pte build"
+	git -C "$src.tmp" config user.name "COW PTE developers"
 	git -C "$src.tmp" config user.email "cow-pte@localhost"
 	git -C "$src.tmp" config core.autocrlf false
 	git -C "$src.tmp" config gc.auto 0

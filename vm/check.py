@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the results of one VM run against the expectations in the repo.
 
-    vm/check.py OUTDIR TEST...
+    vm/check.py OUTDIR TEST... [-- OUTDIR TEST...]...
     vm/check.py OUTDIR --record TEST > tests/expected/FILE
 
 OUTDIR holds results.log (test output framed by "@@@ BEGIN name" /
@@ -165,14 +165,26 @@ def record(outdir, name):
 def main():
     if len(sys.argv) == 4 and sys.argv[2] == '--record':
         return record(sys.argv[1], sys.argv[3])
-    outdir, tests = sys.argv[1], sys.argv[2:]
-    secs = sections(read(os.path.join(outdir, 'results.log')))
-    console = read(os.path.join(outdir, 'console.log'))
+    groups, cur = [], []
+    for arg in sys.argv[1:] + ['--']:
+        if arg == '--':
+            if cur:
+                groups.append(cur)
+            cur = []
+        else:
+            cur.append(arg)
     passed = failed = 0
-    for name in tests + ['dmesg']:
-        ok, msg = check_dmesg(secs, console) if name == 'dmesg' else check_test(name, secs)
-        print(f'{"PASS" if ok else "FAIL"} {name}: {msg}')
-        passed, failed = passed + ok, failed + (not ok)
+    for outdir, *tests in groups:
+        label = f' [{os.path.basename(outdir)}]' if len(groups) > 1 else ''
+        secs = sections(read(os.path.join(outdir, 'results.log')))
+        console = read(os.path.join(outdir, 'console.log'))
+        for name in tests + ['dmesg']:
+            if name == 'dmesg':
+                ok, msg = check_dmesg(secs, console)
+            else:
+                ok, msg = check_test(name, secs)
+            print(f'{"PASS" if ok else "FAIL"} {name}{label}: {msg}')
+            passed, failed = passed + ok, failed + (not ok)
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
 

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Run tests in the VM: every test on the COW PTE kernel (one boot), and the
+# tests marked "# kernel: any" also on the kernel built without
+# CONFIG_COW_PTE (a second boot).  Ends with "N passed, N failed".
+#
+#   scripts/check.sh BUILD TEST...
+set -uo pipefail
+build=$1
+shift
+repo=$(cd "$(dirname "$0")/.." && pwd)
+timeout=${VM_TIMEOUT:-2400}
+
+on=() off=()
+for t in "$@"; do
+	[ "$t" = main ] && continue
+	on+=("$t")
+	grep -q '^# kernel: any' "$repo/tests/cases/$t" && off+=("$t")
+done
+
+boot() { # boot KERNEL_DIR OUTDIR TEST...
+	local kdir=$1 out=$2
+	shift 2
+	"$repo/vm/mkrun.sh" "$out.cpio" tests "$@" &&
+		"$repo/scripts/stage.sh" "running $# test(s) on $(basename "$kdir")" \
+			"$repo/vm/run.sh" "$kdir/arch/x86/boot/bzImage" \
+			"$build/initramfs.cpio.gz" "$out.cpio" "$out" "$timeout"
+}
+
+args=()
+if [ ${#on[@]} -gt 0 ]; then
+	boot "$build/kernel" "$build/vm-check" "${on[@]}"
+	args+=("$build/vm-check" "${on[@]}")
+fi
+if [ ${#off[@]} -gt 0 ]; then
+	boot "$build/kernel-nocowpte" "$build/vm-check-nocowpte" "${off[@]}"
+	args+=(-- "$build/vm-check-nocowpte" "${off[@]}")
+fi
+exec "$repo/vm/check.py" "${args[@]}"
