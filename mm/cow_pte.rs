@@ -4,9 +4,10 @@
 //!
 //! This crate is the policy core of COW PTE.  The C side (hooks in mm/,
 //! kernel/sys.c and fs/, and `mm/cow_pte_glue.c`) calls the `extern "C"`
-//! functions below, declared in `include/linux/cow_pte.h`; they decide
-//! whether a process shares its PTE tables at fork and keep the state of
-//! the system-wide mode and of each process.
+//! functions below, declared in `include/linux/cow_pte.h`.  They decide
+//! whether a process shares its PTE tables at fork, and own the state
+//! transitions of a shared table: share, break, let go (`share.rs`).  The
+//! per-entry loops stay in C next to the fork code they reuse.
 //!
 //! See `Documentation/mm/cow_pte.rst` for the design.
 
@@ -14,11 +15,23 @@
 mod mm;
 #[path = "cow_pte/mode.rs"]
 mod mode;
+#[path = "cow_pte/pgtable.rs"]
+mod pgtable;
 #[path = "cow_pte/prctl.rs"]
 mod prctl;
+#[path = "cow_pte/rss.rs"]
+mod rss;
+#[path = "cow_pte/share.rs"]
+mod share;
+#[path = "cow_pte/stats.rs"]
+mod stats;
 
-use crate::mm::Mm;
+use crate::mm::{Mm, Vma};
 use crate::mode::Mode;
+use crate::pgtable::Pmd;
+use crate::rss::{Rss, COUNTERS};
+use crate::stats::Event;
+use kernel::bindings;
 use kernel::error::{code::EINVAL, from_result};
 use kernel::ffi::{c_char, c_int, c_ulong};
 use kernel::str::CStr;
@@ -142,6 +155,167 @@ pub extern "C" fn cow_pte_prctl_check(
 ) -> c_int {
     from_result(|| {
         prctl::check_set(flags, arg3, arg4, arg5)?;
+        Ok(0)
+    })
+}
+
+/// Fork: shares the PTE table under `src_pmd` with the child, or returns
+/// false so that the caller copies it.
+///
+/// # Safety
+///
+/// Called from `copy_pmd_range()`: both VMAs are valid, both mmap locks
+/// are held for write, `src_pmd` and `dst_pmd` are the PMD entries of
+/// `[addr, end)` in the parent and in the child, and `src_pmd` maps a PTE
+/// table.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_fork(
+    dst_vma: *mut bindings::vm_area_struct,
+    src_vma: *mut bindings::vm_area_struct,
+    dst_pmd: *mut bindings::pmd_t,
+    src_pmd: *mut bindings::pmd_t,
+    addr: c_ulong,
+    end: c_ulong,
+) -> bool {
+    // SAFETY: By the contract of this function both VMAs are valid and
+    // fixed while the mmap locks are held.
+    let (dst, src) = unsafe { (Vma::from_raw(dst_vma), Vma::from_raw(src_vma)) };
+    // SAFETY: The entries belong to the page tables of these mms, which the
+    // mmap locks keep allocated.
+    let pmds = unsafe { (Pmd::new(dst.mm(), dst_pmd), Pmd::new(src.mm(), src_pmd)) };
+    match pmds {
+        (Ok(dst_pmd), Ok(src_pmd)) => share::fork(dst, src, &dst_pmd, &src_pmd, addr, end),
+        _ => false,
+    }
+}
+
+/// Breaks the share of the table under `pmd` for `vma`'s mm.
+///
+/// Returns 0, `-ENOMEM` or `-EHWPOISON`; nothing changed on failure.
+///
+/// # Safety
+///
+/// `vma` is valid and kept stable by the caller (mmap, VMA or rmap lock),
+/// `pmd` is the PMD entry of `addr` in its mm, and the caller holds no page
+/// table lock.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_break(
+    vma: *mut bindings::vm_area_struct,
+    pmd: *mut bindings::pmd_t,
+    addr: c_ulong,
+    gfp: bindings::gfp_t,
+) -> c_int {
+    // SAFETY: By the contract of this function the VMA is valid and stable.
+    let vma = unsafe { Vma::from_raw(vma) };
+    from_result(|| {
+        // SAFETY: `pmd` is an entry of the mm's page tables, kept allocated
+        // by the lock that keeps the VMA stable.
+        let pmd = unsafe { Pmd::new(vma.mm(), pmd) }?;
+        share::break_share(vma, &pmd, addr, gfp).inspect_err(|_| stats::count(Event::BreakFail))?;
+        Ok(0)
+    })
+}
+
+/// Breaks every shared table in `[start, end)` of `vma`.
+///
+/// # Safety
+///
+/// `vma` is valid and the caller holds its mm's mmap lock.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_break_range(
+    vma: *mut bindings::vm_area_struct,
+    start: c_ulong,
+    end: c_ulong,
+) -> c_int {
+    // SAFETY: By the contract of this function the VMA is valid and stable.
+    let vma = unsafe { Vma::from_raw(vma) };
+    from_result(|| {
+        share::break_range(vma, start, end).inspect_err(|_| stats::count(Event::BreakFail))?;
+        Ok(0)
+    })
+}
+
+/// Breaks the shared tables a VMA boundary at `start` or `end` would cut.
+///
+/// # Safety
+///
+/// `mm` is valid and the caller holds its mmap lock.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_break_boundaries(
+    mm: *mut bindings::mm_struct,
+    start: c_ulong,
+    end: c_ulong,
+) -> c_int {
+    // SAFETY: By the contract of this function the mm is valid.
+    let mm = unsafe { Mm::from_raw(mm) };
+    from_result(|| {
+        // SAFETY: The caller holds the mmap lock.
+        unsafe { share::break_boundaries(mm, start, end) }
+            .inspect_err(|_| stats::count(Event::BreakFail))?;
+        Ok(0)
+    })
+}
+
+/// Zap: lets go of the shared table under `pmd` if all of it goes, or makes
+/// it the mm's own.  Returns true when nothing is left to zap.
+///
+/// # Safety
+///
+/// Called from `zap_pmd_range()`: `vma` is valid and stable, `pmd` is the
+/// entry of `[addr, end)` in its mm, and no page table lock is held.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_zap(
+    _tlb: *mut bindings::mmu_gather,
+    vma: *mut bindings::vm_area_struct,
+    pmd: *mut bindings::pmd_t,
+    addr: c_ulong,
+    end: c_ulong,
+    whole: bool,
+) -> bool {
+    // SAFETY: By the contract of this function the VMA is valid and stable.
+    let vma = unsafe { Vma::from_raw(vma) };
+    // SAFETY: `pmd` is an entry of the mm's page tables, kept allocated by
+    // whatever keeps the VMA stable during the zap.
+    match unsafe { Pmd::new(vma.mm(), pmd) } {
+        Ok(pmd) => share::zap(vma, &pmd, addr, end, whole),
+        Err(_) => false,
+    }
+}
+
+/// Packs `NR_MM_COUNTERS` counters (for KUnit); `-EINVAL` if out of range.
+///
+/// # Safety
+///
+/// `rss` points to `NR_MM_COUNTERS` integers.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_rss_pack(rss: *const c_int) -> kernel::ffi::c_long {
+    let mut counts = [0; COUNTERS];
+    for (i, count) in counts.iter_mut().enumerate() {
+        // SAFETY: By the contract of this function `rss` has `COUNTERS`
+        // elements.
+        *count = unsafe { *rss.add(i) };
+    }
+    from_result(|| {
+        let packed = Rss::new(counts)?.pack();
+        kernel::ffi::c_long::try_from(packed).map_err(|_| EINVAL)
+    })
+}
+
+/// Unpacks what `cow_pte_rss_pack()` made (for KUnit); `-EINVAL` if invalid.
+///
+/// # Safety
+///
+/// `rss` points to room for `NR_MM_COUNTERS` integers.
+#[no_mangle]
+pub unsafe extern "C" fn cow_pte_rss_unpack(packed: c_ulong, rss: *mut c_int) -> c_int {
+    from_result(|| {
+        // CAST: `c_ulong` is 64 bits wide on the only architecture built.
+        let unpacked = Rss::unpack(packed as u64)?;
+        for (i, &count) in unpacked.counts().iter().enumerate() {
+            // SAFETY: By the contract of this function `rss` has room for
+            // `COUNTERS` elements.
+            unsafe { *rss.add(i) = count };
+        }
         Ok(0)
     })
 }

@@ -6,6 +6,7 @@
  */
 #include <kunit/test.h>
 #include <linux/cow_pte.h>
+#include <linux/string.h>
 #include <uapi/linux/prctl.h>
 
 static void cow_pte_test_mode_parse(struct kunit *test)
@@ -67,11 +68,58 @@ static void cow_pte_test_prctl_no_mm(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cow_pte_prctl_get(NULL, 0, 0, 0, 0), -EINVAL);
 }
 
+static void cow_pte_test_rss_pack(struct kunit *test)
+{
+	int rss[NR_MM_COUNTERS] = {}, back[NR_MM_COUNTERS];
+	long packed;
+	int i;
+
+	/* Every counter survives a round trip, alone and together. */
+	for (i = 0; i < NR_MM_COUNTERS; i++) {
+		memset(rss, 0, sizeof(rss));
+		rss[i] = PTRS_PER_PTE;
+		packed = cow_pte_rss_pack(rss);
+		KUNIT_ASSERT_GE(test, packed, 0);
+		KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(packed, back), 0);
+		KUNIT_EXPECT_MEMEQ(test, back, rss, sizeof(rss));
+	}
+	rss[MM_FILEPAGES] = 100;
+	rss[MM_ANONPAGES] = 300;
+	rss[MM_SWAPENTS] = 12;
+	rss[MM_SHMEMPAGES] = 100;
+	packed = cow_pte_rss_pack(rss);
+	KUNIT_ASSERT_GE(test, packed, 0);
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(packed, back), 0);
+	KUNIT_EXPECT_MEMEQ(test, back, rss, sizeof(rss));
+	memset(rss, 0, sizeof(rss));
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), 0);
+}
+
+static void cow_pte_test_rss_invalid(struct kunit *test)
+{
+	int rss[NR_MM_COUNTERS] = {}, back[NR_MM_COUNTERS];
+
+	/* A table has PTRS_PER_PTE entries, each counted at most once. */
+	rss[MM_ANONPAGES] = PTRS_PER_PTE + 1;
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), -EINVAL);
+	rss[MM_ANONPAGES] = -1;
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), -EINVAL);
+	rss[MM_ANONPAGES] = PTRS_PER_PTE;
+	rss[MM_SWAPENTS] = 1;
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), -EINVAL);
+	/* Words that no valid vector packs to. */
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(PTRS_PER_PTE + 1, back), -EINVAL);
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(~0UL, back), -EINVAL);
+	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(0x0200020000000000UL, back), -EINVAL);
+}
+
 static struct kunit_case cow_pte_test_cases[] = {
 	KUNIT_CASE(cow_pte_test_mode_parse),
 	KUNIT_CASE(cow_pte_test_mode_set),
 	KUNIT_CASE(cow_pte_test_prctl_args),
 	KUNIT_CASE(cow_pte_test_prctl_no_mm),
+	KUNIT_CASE(cow_pte_test_rss_pack),
+	KUNIT_CASE(cow_pte_test_rss_invalid),
 	{}
 };
 

@@ -129,6 +129,9 @@ def check_test(name, secs):
                              f' ({(want.get(n) or got.get(n))[1]})')
         if diffs:
             return False, 'differs from ' + hdr['expect'] + ':\n' + '\n'.join(diffs[:40])
+        if rc != 0:
+            tail = '\n'.join('  ' + l for l in lines[-10:])
+            return False, f'results as expected, but exit status {rc}\n{tail}'
         return True, f'{totals(res)} (= {hdr["expect"]})'
     if rc != 0:
         tail = '\n'.join('  ' + l for l in lines[-15:])

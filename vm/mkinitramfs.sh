@@ -21,6 +21,7 @@ done
 install -m 755 "$repo/vm/init" "$stage/init"
 cp -a "$bindir"/. "$stage/tests/bin/"
 cp -a "$repo"/tests/cases/. "$stage/tests/cases/"
+cp "$repo/tests/lib.sh" "$stage/tests/lib.sh"
 echo "root:x:0:0:root:/root:/bin/sh" > "$stage/etc/passwd"
 echo "root:x:0:" > "$stage/etc/group"
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$out.tmp"

@@ -81,6 +81,15 @@ pub(crate) fn exec_mm(mm: &Mm) {
     }
 }
 
+/// Whether fork of `mm` shares PTE tables, under the current mode.
+pub(crate) fn wants_sharing(mm: &Mm) -> bool {
+    match Mode::current() {
+        Mode::Disabled => false,
+        Mode::OptIn => mm.test_flag(bindings::MMF_COW_PTE),
+        Mode::Forced => true,
+    }
+}
+
 /// The "CowPte:" line of `/proc/<pid>/status`.
 pub(crate) fn status(mm: &Mm) -> &'static CStr {
     match Mode::current() {
