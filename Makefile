@@ -18,8 +18,8 @@ KOUT_OFF  := $(BUILD)/kernel-nocowpte
 PROGS     := $(BUILD)/progs
 JOBS      ?= $(shell nproc)
 T         ?=
-CMD       ?=
 EXTRA     ?=
+export CMD
 VM_TIMEOUT ?= 2400
 
 STAGE     := $(REPO)/scripts/stage.sh
@@ -98,8 +98,8 @@ check: initramfs kernel-off
 	@VM_TIMEOUT=$(VM_TIMEOUT) $(REPO)/scripts/check.sh $(BUILD) $(TESTS)
 
 vm: initramfs
-	@[ -n "$(CMD)" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }
-	@$(REPO)/vm/mkrun.sh $(BUILD)/run-vm.cpio cmd '$(subst ','\'',$(CMD))' $(EXTRA)
+	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-vm.cpio cmd "$$CMD" $(EXTRA)
 	@$(REPO)/vm/run.sh $(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
 		$(BUILD)/run-vm.cpio $(BUILD)/vm-cmd $(VM_TIMEOUT)
 	@$(REPO)/vm/show.sh $(BUILD)/vm-cmd cmd

@@ -25,7 +25,7 @@ for t in $mm_selftests; do
 done
 
 # The project's own kselftests and tools.
-for t in cow_pte/cow_pte_api; do
+for t in cow_pte/cow_pte_api cow_pte/cow_pte_isolation cow_pte/cow_pte_memory; do
 	mkdir -p "$out/${t%/*}"
 	make -s -C "$src/tools/testing/selftests/${t%/*}" OUTPUT="$out/${t%/*}" \
 		KHDR_INCLUDES="-isystem $hdr" LDFLAGS="-static" "$out/$t"

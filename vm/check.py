@@ -27,7 +27,7 @@ DMESG_BAD = [
     (re.compile(r'Bad page'), 'Bad page'),
     (re.compile(r'page_table_check'), 'page_table_check'),
     (re.compile(r'Oops|general protection fault|Kernel panic'), 'oops'),
-    (re.compile(r'rcu.*detected stalls|soft lockup|hung_task'), 'stall'),
+    (re.compile(r'rcu.*detected stalls|soft lockup|hung_task|blocked for more than'), 'stall'),
     (re.compile(r'^\s*(\[[ \d.]+\]\s*)?\s*not ok \d+'), 'KUnit failure'),
 ]
 
