@@ -5,27 +5,38 @@
 #
 # SRC is the kernel tree, KOUT its build directory (for the exported uapi
 # headers in KOUT/usr/include), OUT receives bin/ (what the initramfs gets).
-# Programs: the upstream mm selftests listed below (built with the kselftest
-# makefiles, linked static, liburing for cow), and every tests/progs/*.c.
+# Programs: the upstream mm selftests that tests/mm/selftests.list runs
+# (built with the kselftest makefiles, linked static: liburing, libnuma,
+# libcap), the project's kselftests and tools, and every tests/progs/*.c.
 set -euo pipefail
 src=$1
 kout=$2
 out=$3
 repo=$(cd "$(dirname "$0")/.." && pwd)
 hdr=$kout/usr/include
-mm_selftests="cow"
+mm_selftests=$(grep -v '^#' "$repo/tests/mm/selftests.list" |
+	grep -o '/tests/bin/[A-Za-z0-9_-]*' | sed 's#/tests/bin/##' | sort -u)
 
 mkdir -p "$out/bin" "$out/mm"
+# khugepaged.c of 6.12.117 uses KSFT_SKIP without including kselftest.h.
+mm_cflags() {
+	if [ "$1" = khugepaged ]; then echo "-DKSFT_SKIP=4"; fi
+}
 for t in $mm_selftests; do
 	make -s -C "$src/tools/testing/selftests/mm" OUTPUT="$out/mm" \
-		KHDR_INCLUDES="-isystem $hdr" EXTRA_CFLAGS="-static" \
-		"$out/mm/$t" 2>&1 | grep -v 'warning: Using .* in statically linked' || true
-	[ -x "$out/mm/$t" ] || { echo "progs: mm selftest $t failed to build" >&2; exit 1; }
+		KHDR_INCLUDES="-isystem $hdr" EXTRA_CFLAGS="-static $(mm_cflags "$t")" \
+		"$out/mm/$t" > "$out/mm/$t.log" 2>&1 || true
+	[ -x "$out/mm/$t" ] || {
+		cat "$out/mm/$t.log" >&2
+		echo "progs: mm selftest $t failed to build (log: $out/mm/$t.log)" >&2
+		exit 1
+	}
 	cp "$out/mm/$t" "$out/bin/$t"
 done
 
 # The project's own kselftests and tools.
-for t in cow_pte/cow_pte_api cow_pte/cow_pte_isolation cow_pte/cow_pte_memory; do
+for t in cow_pte/cow_pte_api cow_pte/cow_pte_isolation cow_pte/cow_pte_memory \
+	cow_pte/cow_pte_enomem cow_pte/cow_pte_stress; do
 	mkdir -p "$out/${t%/*}"
 	make -s -C "$src/tools/testing/selftests/${t%/*}" OUTPUT="$out/${t%/*}" \
 		KHDR_INCLUDES="-isystem $hdr" LDFLAGS="-static" "$out/$t"

@@ -17,22 +17,25 @@ for t in "$@"; do
 	grep -q '^# kernel: any' "$repo/tests/cases/$t" && off+=("$t")
 done
 
-boot() { # boot KERNEL_DIR OUTDIR TEST...
-	local kdir=$1 out=$2
-	shift 2
+boot() { # boot KERNEL_DIR OUTDIR APPEND TEST...
+	local kdir=$1 out=$2 append=$3
+	shift 3
 	"$repo/vm/mkrun.sh" "$out.cpio" tests "$@" &&
 		"$repo/scripts/stage.sh" "running $# test(s) on $(basename "$kdir")" \
-			"$repo/vm/run.sh" "$kdir/arch/x86/boot/bzImage" \
+			env VM_APPEND="$append" "$repo/vm/run.sh" "$kdir/arch/x86/boot/bzImage" \
 			"$build/initramfs.cpio.gz" "$out.cpio" "$out" "$timeout"
 }
 
 args=()
 if [ ${#on[@]} -gt 0 ]; then
-	boot "$build/kernel" "$build/vm-check" "${on[@]}"
+	# An invalid cow_pte= between two valid ones: tests/cases/
+	# cow_pte_bootparam checks it was rejected and the mode kept.
+	boot "$build/kernel" "$build/vm-check" \
+		"cow_pte=disabled cow_pte=bogus cow_pte=opt-in" "${on[@]}"
 	args+=("$build/vm-check" "${on[@]}")
 fi
 if [ ${#off[@]} -gt 0 ]; then
-	boot "$build/kernel-nocowpte" "$build/vm-check-nocowpte" "${off[@]}"
+	boot "$build/kernel-nocowpte" "$build/vm-check-nocowpte" "" "${off[@]}"
 	args+=(-- "$build/vm-check-nocowpte" "${off[@]}")
 fi
 exec "$repo/vm/check.py" "${args[@]}"

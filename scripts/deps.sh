@@ -6,6 +6,7 @@ set -euo pipefail
 packages="linux-source-6.12 rustc-web rust-web-src libclang-14-dev
 	qemu-system-x86 busybox-static liburing-dev flex bison bc libelf-dev
 	libssl-dev cpio ccache python3 python3-matplotlib xz-utils gcc make git
+	libnuma-dev libcap-dev
 	rustfmt-web"
 bindgen_version=0.69.5
 

@@ -23,3 +23,8 @@ cow_pte_delta() {
 $2
 END
 }
+
+# vm_event NAME: the value of one /proc/vmstat counter.
+vm_event() {
+	awk -v n="$1" '$1 == n {print $2}' /proc/vmstat
+}

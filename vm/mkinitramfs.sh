@@ -4,8 +4,9 @@
 #   vm/mkinitramfs.sh OUT.cpio.gz BINDIR
 #
 # BINDIR holds the static test programs (installed as /tests/bin); the test
-# case scripts come from tests/cases, /init from vm/init, the shell and
-# tools from Debian's busybox-static.
+# case scripts come from tests/cases (with tests/mm, the list of upstream
+# mm selftests), /init from vm/init, the shell and tools from Debian's
+# busybox-static.
 set -euo pipefail
 out=$1
 bindir=$2
@@ -22,6 +23,7 @@ install -m 755 "$repo/vm/init" "$stage/init"
 cp -a "$bindir"/. "$stage/tests/bin/"
 cp -a "$repo"/tests/cases/. "$stage/tests/cases/"
 cp "$repo/tests/lib.sh" "$stage/tests/lib.sh"
+cp -a "$repo/tests/mm" "$stage/tests/"
 echo "root:x:0:0:root:/root:/bin/sh" > "$stage/etc/passwd"
 echo "root:x:0:" > "$stage/etc/group"
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$out.tmp"

@@ -30,103 +30,9 @@
 
 #include "../kselftest.h"
 #include "../../../../mm/gup_test.h"
+#include "cow_pte_util.h"
 
-#define PMD_SIZE	(2UL << 20)
-#define PAGE		4096UL
 #define REGION		(4 * PMD_SIZE)	/* four whole PTE tables */
-
-/* How a test ended: exit status of the test process. */
-enum { PASS = 0, FAIL = 1, SKIP = 4 };
-
-/* Print why a test fails; returns true when @cond does not hold. */
-static bool __printf(2, 3)
-failed(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cond)
-		return false;
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	return true;
-}
-
-static unsigned long vm_event(const char *name)
-{
-	char line[128];
-	unsigned long val = 0;
-	size_t len = strlen(name);
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ' ')
-			val = strtoul(line + len + 1, NULL, 10);
-	if (f)
-		fclose(f);
-	return val;
-}
-
-/* A PMD-aligned private anonymous region of @size bytes. */
-static char *map_aligned(size_t size, int flags, int fd)
-{
-	char *p = mmap(NULL, size + PMD_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | flags, fd, 0);
-	char *aligned;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	aligned = (char *)(((uintptr_t)p + PMD_SIZE - 1) & ~(PMD_SIZE - 1));
-	if (aligned > p)
-		munmap(p, aligned - p);
-	munmap(aligned + size, p + PMD_SIZE - aligned);
-	return aligned;
-}
-
-/* The word written at offset @off of a page by "generation" @gen. */
-static uint64_t pattern(unsigned long gen, size_t off)
-{
-	return (gen << 48) ^ (off * 0x9e3779b97f4a7c15ULL) ^ 0x5555;
-}
-
-/*
- * Write 16 words per page of [p, p + size) for generation @gen, with
- * offsets counted from @base (the offset of @p in the region).
- */
-static void fill(char *p, size_t size, unsigned long gen, size_t base)
-{
-	size_t off;
-
-	for (off = 0; off < size; off += PAGE / 16)
-		*(uint64_t *)(p + off) = pattern(gen, base + off);
-}
-
-/*
- * Check that [p, p + size) holds generation @gen (0 means zeroes), with
- * offsets counted from @base; returns the number of bad words.
- */
-static long verify(const char *p, size_t size, unsigned long gen, size_t base)
-{
-	long bad = 0;
-	size_t off;
-
-	for (off = 0; off < size; off += PAGE / 16) {
-		uint64_t want = gen ? pattern(gen, base + off) : 0;
-
-		bad += *(const uint64_t *)(p + off) != want;
-	}
-	return bad;
-}
-
-/* Whether [p, p + size) differs from generation @gen; says so if it does. */
-static bool differs(const char *p, size_t size, unsigned long gen, size_t base,
-		    const char *what)
-{
-	long bad = verify(p, size, gen, base);
-
-	return failed(!bad, "# %s: %ld words differ from generation %lu\n",
-		      what, bad, gen);
-}
 
 /* A one-shot signal between two processes. */
 struct gate {
@@ -162,15 +68,6 @@ static void gate_use(struct gate *opens, struct gate *waits)
 {
 	close(opens->fd[0]);
 	close(waits->fd[1]);
-}
-
-static int wait_child(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return FAIL;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : FAIL;
 }
 
 /*
@@ -424,31 +321,6 @@ static int test_swap(void)
 	if (madvise(mem, REGION, MADV_PAGEOUT) || !swapped(mem))
 		return SKIP;
 	return basic_scenario(mem, REGION);
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	int ret = -1;
-
-	if (fd >= 0) {
-		ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-		close(fd);
-	}
-	return ret;
-}
-
-static unsigned long read_ulong(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY);
-
-	if (fd >= 0) {
-		if (read(fd, buf, sizeof(buf) - 1) < 0)
-			buf[0] = '\0';
-		close(fd);
-	}
-	return strtoul(buf, NULL, 10);
 }
 
 static int test_ksm(void)

@@ -19,37 +19,14 @@
 #include <linux/prctl.h>
 
 #include "../kselftest.h"
-
-static long meminfo_kb(const char *field)
-{
-	char line[128];
-	long val = -1;
-	size_t len = strlen(field);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':')
-			val = atol(line + len + 1);
-	if (f)
-		fclose(f);
-	return val;
-}
+#include "cow_pte_util.h"
 
 static long status_kb(pid_t pid, const char *field)
 {
-	char path[64], line[128];
-	long val = -1;
-	size_t len = strlen(field);
-	FILE *f;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':')
-			val = atol(line + len + 1);
-	if (f)
-		fclose(f);
-	return val;
+	return proc_value(path, field, ':');
 }
 
 /* PageTables growth, in kB, for forking @n sleeping children. */
