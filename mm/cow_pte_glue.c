@@ -104,13 +104,19 @@ int cow_pte_scan_table(struct vm_area_struct *vma, unsigned long addr,
 		}
 		if (pte_uffd_wp(pte))
 			return COW_PTE_SCAN_UFFD_WP;
+		/*
+		 * The common case, kept to bit tests: in an anonymous VMA
+		 * (never PFNMAP or MIXEDMAP here) a present entry maps an
+		 * anonymous page unless it is special (the zero page).
+		 */
+		if (anon_vma_only && !check_pins) {
+			if (!pte_special(pte))
+				rss[MM_ANONPAGES]++;
+			continue;
+		}
 		page = vm_normal_page(vma, addr, pte);
 		if (!page)
 			continue;
-		if (anon_vma_only && !check_pins) {
-			rss[MM_ANONPAGES]++;
-			continue;
-		}
 		folio = page_folio(page);
 		if (folio_test_anon(folio) && check_pins &&
 		    folio_maybe_dma_pinned(folio))
