@@ -3,6 +3,7 @@
 #   make run              build, boot, fork latency comparison + cow selftest
 #   make check            the test suite in one VM boot; ends "N passed, N failed"
 #   make check T=NAME     one test (a file in tests/cases/)
+#   make bench            benchmarks, COW PTE off vs on; results in bench/results/
 #   make vm CMD='...' [EXTRA='file...']   run a command in the VM
 #   make help             everything else
 #
@@ -19,6 +20,8 @@ PROGS     := $(BUILD)/progs
 JOBS      ?= $(shell nproc)
 T         ?=
 EXTRA     ?=
+# CMD goes to the guest as written: no make expansion of $? or $(...).
+override CMD := $(value CMD)
 export CMD
 VM_TIMEOUT ?= 2400
 
@@ -39,10 +42,10 @@ ALL_TESTS = $(sort $(notdir $(wildcard tests/cases/*)))
 TESTS = $(if $(T),$(T),$(ALL_TESTS))
 
 .PHONY: help deps tree config kernel kernel-off progs initramfs run check \
-	vm export-patches reset-tree checkpatch rustfmt clean distclean
+	bench vm export-patches reset-tree checkpatch rustfmt clean distclean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: deps tree kernel kernel-off progs initramfs"
 	@echo "  export-patches reset-tree checkpatch rustfmt clean distclean"
 
@@ -96,6 +99,25 @@ check: initramfs kernel-off
 	@for t in $(TESTS); do [ -f tests/cases/$$t ] || { \
 		echo "check: no test named '$$t' (see tests/cases/)" >&2; exit 1; }; done
 	@VM_TIMEOUT=$(VM_TIMEOUT) $(REPO)/scripts/check.sh $(BUILD) $(TESTS)
+
+# Benchmarks: one boot of the COW PTE kernel (off and on), one of the kernel
+# without CONFIG_COW_PTE and a second one of the COW PTE kernel (cost of
+# the hooks, against the noise between boots); table, CSV and plot in
+# bench/results/.
+bench: initramfs kernel-off
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-bench.cpio tests bench
+	@VM_MEM=12G $(STAGE) "benchmarks, COW PTE off and on (one boot)" $(REPO)/vm/run.sh \
+		$(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench 7200
+	@VM_MEM=12G $(STAGE) "benchmarks, kernel without CONFIG_COW_PTE" $(REPO)/vm/run.sh \
+		$(KOUT_OFF)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench-nocowpte 7200
+	@VM_MEM=12G VM_APPEND=bench.hooks_only $(STAGE) "benchmarks, COW PTE kernel again (noise between boots)" \
+		$(REPO)/vm/run.sh $(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench-again 7200
+	@/usr/bin/python3 $(REPO)/bench/report.py $(REPO)/bench/results \
+		$(BUILD)/vm-bench/results.log $(BUILD)/vm-bench-nocowpte/results.log \
+		$(BUILD)/vm-bench-again/results.log
 
 vm: initramfs
 	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }

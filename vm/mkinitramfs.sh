@@ -4,9 +4,9 @@
 #   vm/mkinitramfs.sh OUT.cpio.gz BINDIR
 #
 # BINDIR holds the static test programs (installed as /tests/bin); the test
-# case scripts come from tests/cases (with tests/mm, the list of upstream
-# mm selftests), /init from vm/init, the shell and tools from Debian's
-# busybox-static.
+# case scripts come from tests/cases and bench/cases (with tests/mm, the
+# list of upstream mm selftests), /init from vm/init, the shell and tools
+# from Debian's busybox-static.
 set -euo pipefail
 out=$1
 bindir=$2
@@ -21,7 +21,7 @@ for app in $(/bin/busybox --list); do
 done
 install -m 755 "$repo/vm/init" "$stage/init"
 cp -a "$bindir"/. "$stage/tests/bin/"
-cp -a "$repo"/tests/cases/. "$stage/tests/cases/"
+cp -a "$repo"/tests/cases/. "$repo"/bench/cases/. "$stage/tests/cases/"
 cp "$repo/tests/lib.sh" "$stage/tests/lib.sh"
 cp -a "$repo/tests/mm" "$stage/tests/"
 echo "root:x:0:0:root:/root:/bin/sh" > "$stage/etc/passwd"
