@@ -97,6 +97,17 @@ enum {
 	 */
 	PINNED = 4,
 	WRITER = 8,	/* the writer thread's, not for operations */
+	/*
+	 * Maybe shared with another process since a fork: not written since.
+	 * MADV_FREE is not given to such pages, because of a data loss in
+	 * stock 6.12 that has nothing to do with COW PTE: a page read back
+	 * from zram (SWP_SYNCHRONOUS_IO skips the swap cache) is clean and
+	 * has no swap slot; after a fork, MADV_FREE in one process marks
+	 * that shared folio lazyfree (madvise_free_pte_range() checks the
+	 * mapcount only for dirty or swap cache folios), and reclaim then
+	 * discards it from both processes.  The other one reads zeroes.
+	 */
+	SHARED = 16,
 };
 
 /* Pages spliced into a pipe, and what they held then. */
@@ -241,9 +252,10 @@ static bool writable(const struct page_model *m)
 	return mapped(m) && m->prot & PROT_WRITE;
 }
 
-static bool anonymous(const struct page_model *m)
+/* Anonymous and our own, for MADV_FREE (see SHARED). */
+static bool anonymous_own(const struct page_model *m)
 {
-	return mapped(m) && m->file_page == ANON;
+	return mapped(m) && m->file_page == ANON && !(m->flags & SHARED);
 }
 
 /* Check all readable memory: four words a page, 1 page in 16 (random) fully. */
@@ -262,7 +274,7 @@ static void write_page(struct proc *p, size_t page)
 	struct page_model *m = &p->pm[page];
 
 	m->tag = new_tag(p);
-	m->flags &= ~FREED;
+	m->flags &= ~(FREED | SHARED);
 	fill_page(page_addr(p, page), m->tag);
 }
 
@@ -272,6 +284,21 @@ static void clear_flag(struct proc *p, int flag)
 
 	for (i = 0; i < p->pages; i++)
 		p->pm[i].flags &= ~flag;
+}
+
+/*
+ * After a fork, in parent and child: every page may be shared, and writes
+ * copy pinned pages now, so the pipes keep what they hold.
+ */
+static void forked(struct proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->pages; i++) {
+		p->pm[i].flags &= ~PINNED;
+		if (p->pm[i].flags & MAPPED)
+			p->pm[i].flags |= SHARED;
+	}
 }
 
 static bool read_all(int fd, void *buf, size_t len)
@@ -465,7 +492,7 @@ static void become_child(struct proc *p, int budget)
 	for (i = 0; i < MAX_PINS; i++)
 		if (p->pins[i].fd[0] >= 0)
 			close_pin(&p->pins[i]);
-	clear_flag(p, PINNED);
+	forked(p);
 }
 
 /*
@@ -492,7 +519,7 @@ static void op_fork(struct proc *p, int unused)
 	if (pid == 0)
 		become_child(p, budget);
 	else
-		clear_flag(p, PINNED);	/* writes copy the pages now */
+		forked(p);
 }
 
 /* Exit early, maybe while our children still share our tables. */
@@ -582,23 +609,23 @@ static void op_mremap(struct proc *p, int unused)
 	}
 	for (i = from; i < from + len; i++) {
 		p->pm[i].tag = base_tag(&p->pm[i]);
-		p->pm[i].flags &= ~FREED;
+		p->pm[i].flags &= ~(FREED | SHARED);
 	}
 }
 
 /*
  * MADV_DONTNEED drops pages: they hold their base again.  MADV_FREE (on
- * anonymous memory only) lets reclaim drop them until they are written
- * again: they hold what they held, or zeroes.  The other advice must not
- * change what memory holds; their errors are ignored (MADV_COLLAPSE, for
- * one, may be unsupported or fail with EAGAIN).
+ * anonymous memory not shared since a fork only) lets reclaim drop them
+ * until they are written again: they hold what they held, or zeroes.  The
+ * other advice must not change what memory holds; their errors are ignored
+ * (MADV_COLLAPSE, for one, may be unsupported or fail with EAGAIN).
  */
 static void op_madvise(struct proc *p, int advice)
 {
 	bool lazy = advice == MADV_FREE;
 	size_t start, len, i;
 
-	if (!pick_range(p, lazy ? anonymous : mapped, advice == MADV_COLLAPSE,
+	if (!pick_range(p, lazy ? anonymous_own : mapped, advice == MADV_COLLAPSE,
 			2 * TABLE, &start, &len))
 		return;
 	if (madvise(page_addr(p, start), len * PAGE, advice)) {
@@ -611,7 +638,7 @@ static void op_madvise(struct proc *p, int advice)
 			p->pm[i].flags |= FREED;
 		} else if (advice == MADV_DONTNEED) {
 			p->pm[i].tag = base_tag(&p->pm[i]);
-			p->pm[i].flags &= ~FREED;
+			p->pm[i].flags &= ~(FREED | SHARED);
 		}
 	}
 }
@@ -892,7 +919,7 @@ static void fork_while_writing(struct proc *p, struct writer *w, uint32_t *lo,
 		report(p, "sending versions: %s", strerror(errno));
 	close(fd[0]);
 	close(fd[1]);
-	clear_flag(p, PINNED);
+	forked(p);
 }
 
 static void __noreturn test_threads(void)
