@@ -7,8 +7,9 @@
 # (ttyS1: test output framed by @@@ markers).  Exit status: 0 when the guest
 # reached "@@@ DONE", 2 on a timeout (last console lines printed), 3 on a
 # kernel panic (panic text printed).  Environment: VM_MEM (default 8G),
-# VM_SMP (2), VM_APPEND (extra kernel command line), VM_ACCEL (tcg/kvm, else
-# probed once and cached in OUTDIR/../accel).
+# VM_SMP (2), VM_NUMA (1; 2 splits memory and CPUs into two NUMA nodes),
+# VM_APPEND (extra kernel command line), VM_ACCEL (tcg/kvm, else probed once
+# and cached in OUTDIR/../accel).
 set -uo pipefail
 kernel=$1
 base=$2
@@ -17,6 +18,27 @@ outdir=$4
 timeout_s=${5:-1800}
 mem=${VM_MEM:-8G}
 smp=${VM_SMP:-2}
+numa=()
+case "${VM_NUMA:-1}" in
+1) ;;
+2)
+	# Two nodes with half the memory and half the CPUs each, so that page
+	# migration between nodes (move_pages, mbind, KSM across nodes) runs.
+	gib=${mem%G}
+	if [ "$gib" = "$mem" ] || [ $((gib % 2)) != 0 ] || [ $((smp % 2)) != 0 ]; then
+		echo "vm: VM_NUMA=2 needs VM_MEM in an even number of G and an even VM_SMP" >&2
+		exit 1
+	fi
+	for n in 0 1; do
+		numa+=(-object "memory-backend-ram,id=node$n,size=$((gib / 2))G"
+		       -numa "node,nodeid=$n,memdev=node$n,cpus=$((n * smp / 2))-$(((n + 1) * smp / 2 - 1))")
+	done
+	;;
+*)
+	echo "vm: VM_NUMA must be 1 or 2, not '${VM_NUMA}'" >&2
+	exit 1
+	;;
+esac
 mkdir -p "$outdir"
 console="$outdir/console.log"
 results="$outdir/results.log"
@@ -34,7 +56,7 @@ qemu() {
 	local accel=$1 limit=$2 con=$3 res=$4
 	shift 4
 	timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
-		-accel "$accel" -m "$mem" -smp "$smp" -cpu max,pdpe1gb=off \
+		-accel "$accel" -m "$mem" -smp "$smp" -cpu max,pdpe1gb=off "${numa[@]}" \
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline $*" \
 		-nographic -no-reboot -monitor none \
 		-serial "file:$con" -serial "file:$res" \
