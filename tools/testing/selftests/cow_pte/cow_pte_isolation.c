@@ -3,8 +3,8 @@
  * After a fork that shares PTE tables (COW PTE), parent and child must each
  * see only their own data, whatever they do to the shared range: write,
  * fault in, swap, merge, mprotect, mremap, munmap, madvise, userfaultfd
- * write-protect, clear soft-dirty bits, pin, fork again, exit, or write
- * from another thread while forking.
+ * write-protect, clear soft-dirty bits, pin, migrate to another NUMA node,
+ * fork again, exit, or write from another thread while forking.
  *
  * Every test runs in a process of its own that enables COW PTE, and checks
  * through /proc/vmstat that tables were really shared where they must be.
@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/mempolicy.h>
 #include <linux/prctl.h>
 #include <linux/userfaultfd.h>
 
@@ -726,6 +727,92 @@ static int test_pinned(void)
 	return ret;
 }
 
+/*
+ * Page migration between NUMA nodes: move_pages(MPOL_MF_MOVE_ALL) in the
+ * child moves pages the parent maps through the same shared tables.  Each
+ * page goes to the node it is not on; both processes must then find every
+ * page on its new node and the data unchanged.
+ */
+#define MIGRATE_PAGES	(REGION / PAGE)
+
+/*
+ * move_pages() on the region's pages: moves them to @nodes, or only says
+ * where they are if @nodes is NULL.  0, or what was not moved.
+ */
+static long move_region(char *mem, const int *nodes, int *status, int flags)
+{
+	void *pages[MIGRATE_PAGES];
+	size_t i;
+
+	for (i = 0; i < MIGRATE_PAGES; i++)
+		pages[i] = mem + i * PAGE;
+	return syscall(SYS_move_pages, 0, MIGRATE_PAGES, pages, nodes, status,
+		       flags);
+}
+
+static int migrated_nodes[MIGRATE_PAGES];
+
+static int on_migrated_nodes(char *mem, const char *who)
+{
+	int status[MIGRATE_PAGES];
+	size_t i, wrong = 0;
+
+	if (failed(!move_region(mem, NULL, status, 0), "# %s: move_pages query: %s\n",
+		   who, strerror(errno)))
+		return FAIL;
+	for (i = 0; i < MIGRATE_PAGES; i++)
+		wrong += status[i] != migrated_nodes[i];
+	return failed(!wrong, "# %s: %zu pages not on their new node\n", who,
+		      wrong) ? FAIL : PASS;
+}
+
+static int child_migrates(struct scenario *s, int step)
+{
+	int status[MIGRATE_PAGES];
+
+	if (step == 0) {
+		if (failed(!move_region(s->mem, migrated_nodes, status,
+					MPOL_MF_MOVE_ALL),
+			   "# move_pages: %s\n", strerror(errno)))
+			return FAIL;
+		if (on_migrated_nodes(s->mem, "child after migrating"))
+			return FAIL;
+	}
+	return child_writes_first_half(s, step);
+}
+
+static int parent_sees_migration(struct scenario *s, int step)
+{
+	if (step == 0 && on_migrated_nodes(s->mem, "parent"))
+		return FAIL;
+	return parent_writes_second_half(s, step);
+}
+
+static int test_migration(void)
+{
+	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
+	int status[MIGRATE_PAGES];
+	size_t i;
+
+	if (failed(mem, "# mmap failed\n"))
+		return FAIL;
+	if (access("/sys/devices/system/node/node1", F_OK))
+		return SKIP;
+	madvise(mem, REGION, MADV_NOHUGEPAGE);
+	fill(mem, REGION, 1, 0);
+	/* Where each page is now decides where the child moves it. */
+	if (failed(!move_region(mem, NULL, status, 0), "# move_pages query: %s\n",
+		   strerror(errno)))
+		return FAIL;
+	for (i = 0; i < MIGRATE_PAGES; i++) {
+		if (failed(status[i] == 0 || status[i] == 1,
+			   "# page %zu: node %d\n", i, status[i]))
+			return FAIL;
+		migrated_nodes[i] = !status[i];
+	}
+	return run_scenario(mem, REGION, child_migrates, parent_sees_migration);
+}
+
 /* Child and grandchild share the same tables with the parent. */
 static int test_nested(void)
 {
@@ -947,6 +1034,7 @@ static const struct {
 	{ "parent exits before the child", test_exit_parent_first },
 	{ "child exits before the parent", test_exit_child_first },
 	{ "a thread writes while another forks", test_threads },
+	{ "page migration between NUMA nodes", test_migration },
 };
 
 /* cow_pte_isolation [N...]: all tests, or tests number N (from 1). */
