@@ -144,7 +144,9 @@ def check_test(name, secs):
 
 
 def check_dmesg(secs, console):
-    text = '\n'.join(secs['dmesg'][0]) if 'dmesg' in secs else console
+    # The guest's dmesg and the console log both: a long run wraps the
+    # guest's ring buffer, and a burst may drop console lines.
+    text = '\n'.join(secs['dmesg'][0]) + '\n' + console if 'dmesg' in secs else console
     hits = []
     for line in text.split('\n'):
         for pat, what in DMESG_BAD:
@@ -152,7 +154,7 @@ def check_dmesg(secs, console):
                 hits.append(f'  {what}: {line.strip()}')
                 break
     if hits:
-        return False, '\n'.join(hits[:30])
+        return False, '\n'.join(list(dict.fromkeys(hits))[:30])
     return True, 'no BUG/WARNING/rss/page/page_table_check/KUnit reports'
 
 

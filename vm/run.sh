@@ -18,6 +18,7 @@ outdir=$4
 timeout_s=${5:-1800}
 mem=${VM_MEM:-8G}
 smp=${VM_SMP:-2}
+smp_opt=$smp
 numa=()
 case "${VM_NUMA:-1}" in
 1) ;;
@@ -29,6 +30,9 @@ case "${VM_NUMA:-1}" in
 		echo "vm: VM_NUMA=2 needs VM_MEM in an even number of G and an even VM_SMP" >&2
 		exit 1
 	fi
+	# One socket per node: cores of one socket share a last-level cache,
+	# and the kernel warns when such cores sit on different nodes.
+	smp_opt="$smp,sockets=2"
 	for n in 0 1; do
 		numa+=(-object "memory-backend-ram,id=node$n,size=$((gib / 2))G"
 		       -numa "node,nodeid=$n,memdev=node$n,cpus=$((n * smp / 2))-$(((n + 1) * smp / 2 - 1))")
@@ -56,7 +60,7 @@ qemu() {
 	local accel=$1 limit=$2 con=$3 res=$4
 	shift 4
 	timeout --foreground -k 5 "$limit" qemu-system-x86_64 \
-		-accel "$accel" -m "$mem" -smp "$smp" -cpu max,pdpe1gb=off "${numa[@]}" \
+		-accel "$accel" -m "$mem" -smp "$smp_opt" -cpu max,pdpe1gb=off "${numa[@]}" \
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline $*" \
 		-nographic -no-reboot -monitor none \
 		-serial "file:$con" -serial "file:$res" \
