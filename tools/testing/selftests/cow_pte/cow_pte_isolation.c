@@ -4,7 +4,8 @@
  * see only their own data, whatever they do to the shared range: write,
  * fault in, swap, merge, mprotect, mremap, munmap, madvise, userfaultfd
  * write-protect, clear soft-dirty bits, pin, migrate to another NUMA node,
- * fork again, exit, or write from another thread while forking.
+ * be scanned for NUMA hinting, fork again, exit, or write from another
+ * thread while forking.
  *
  * Every test runs in a process of its own that enables COW PTE, and checks
  * through /proc/vmstat that tables were really shared where they must be.
@@ -813,6 +814,118 @@ static int test_migration(void)
 	return run_scenario(mem, REGION, child_migrates, parent_sees_migration);
 }
 
+/*
+ * NUMA hinting: task_numa_work() scans the parent while tables are shared.
+ * It must leave them alone (break none) and still scan the parent's own
+ * memory, and the data stays as in the basic scenario.
+ */
+#define NUMA_SYSCTL	"/proc/sys/kernel/numa_balancing"
+#define NUMA_DEBUGFS	"/sys/kernel/debug/sched/numa_balancing/"
+
+static unsigned long breaks(void)
+{
+	return vm_event("cow_pte_break_copy") + vm_event("cow_pte_break_reuse") +
+	       vm_event("cow_pte_break_fail") + vm_event("cow_pte_drop");
+}
+
+static void *idle_thread(void *arg)
+{
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static int parent_scanned(struct scenario *s, int step)
+{
+	unsigned long before, updates;
+	pthread_t idle;
+	long bad;
+	int tries;
+	char *own;
+
+	if (step == 1)
+		return parent_writes_second_half(s, step);
+	own = map_aligned(PMD_SIZE, MAP_ANONYMOUS, -1);
+	if (failed(own, "# mmap failed\n"))
+		return FAIL;
+	fill(own, PMD_SIZE, 1, 0);
+	/*
+	 * The scanner leaves alone the pages of a single-threaded process
+	 * that are on its node: a second thread makes it count every entry
+	 * of the parent's own memory.
+	 */
+	if (failed(!pthread_create(&idle, NULL, idle_thread, NULL),
+		   "# pthread_create\n"))
+		return FAIL;
+	/*
+	 * One round of the loop below first: the stack, heap and libc data it
+	 * writes are then this process's own, and any break counted from
+	 * here on is the scanner's.
+	 */
+	bad = verify(s->mem, s->size, 1, 0) + verify(own, PMD_SIZE, 1, 0);
+	updates = vm_event("numa_pte_updates");
+	before = breaks();
+	/*
+	 * Run for up to 20 s, so that the scanner (a task_work of a running
+	 * task) comes; it checks every 10 ms of run time.
+	 */
+	for (tries = 0; tries < 20000; tries++) {
+		bad += verify(s->mem, s->size, 1, 0) + verify(own, PMD_SIZE, 1, 0);
+		if (vm_event("numa_pte_updates") >= updates + PMD_SIZE / PAGE)
+			break;
+		usleep(1000);
+	}
+	pthread_cancel(idle);
+	pthread_join(idle, NULL);
+	if (failed(breaks() == before, "# NUMA hinting broke %lu shared tables\n",
+		   breaks() - before))
+		return FAIL;
+	if (failed(tries < 20000, "# NUMA hinting never scanned the parent\n"))
+		return FAIL;
+	if (failed(!bad, "# %ld words differed during the scan\n", bad))
+		return FAIL;
+	return parent_writes_second_half(s, step);
+}
+
+static int numa_hinting_scenario(void)
+{
+	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
+
+	if (failed(mem, "# mmap failed\n"))
+		return FAIL;
+	madvise(mem, REGION, MADV_NOHUGEPAGE);
+	fill(mem, REGION, 1, 0);
+	return run_scenario(mem, REGION, child_writes_first_half, parent_scanned);
+}
+
+static int test_numa_hinting(void)
+{
+	unsigned long mode = read_ulong(NUMA_SYSCTL);
+	int ret;
+	pid_t pid;
+
+	if (access(NUMA_SYSCTL, F_OK) ||
+	    access("/sys/devices/system/node/node1", F_OK))
+		return SKIP;
+	/*
+	 * Scan at once and often (the defaults wait a second or more).  A
+	 * task takes its first scan delay at fork: the scenario runs in a
+	 * process forked after the change.
+	 */
+	write_file(NUMA_DEBUGFS "scan_delay_ms", "0");
+	write_file(NUMA_DEBUGFS "scan_period_min_ms", "10");
+	if (failed(!write_file(NUMA_SYSCTL, "1"), "# cannot enable NUMA balancing\n"))
+		return FAIL;
+	pid = fork();
+	if (pid == 0)
+		_exit(numa_hinting_scenario());
+	ret = pid > 0 ? wait_child(pid) : FAIL;
+	write_file(NUMA_SYSCTL, mode ? "1" : "0");
+	write_file(NUMA_DEBUGFS "scan_delay_ms", "1000");
+	write_file(NUMA_DEBUGFS "scan_period_min_ms", "1000");
+	return ret;
+}
+
 /* Child and grandchild share the same tables with the parent. */
 static int test_nested(void)
 {
@@ -1035,6 +1148,7 @@ static const struct {
 	{ "child exits before the parent", test_exit_child_first },
 	{ "a thread writes while another forks", test_threads },
 	{ "page migration between NUMA nodes", test_migration },
+	{ "NUMA hinting scans leave shared tables alone", test_numa_hinting },
 };
 
 /* cow_pte_isolation [N...]: all tests, or tests number N (from 1). */
