@@ -176,7 +176,11 @@ static int basic_scenario(char *mem, size_t size)
 			    parent_writes_second_half);
 }
 
-static int test_anon(void)
+/*
+ * The usual setup: four tables of small anonymous pages holding generation
+ * 1, shared by a fork, then @child and @parent as in run_scenario().
+ */
+static int anon_scenario(side_fn child, side_fn parent)
 {
 	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
 
@@ -184,7 +188,12 @@ static int test_anon(void)
 		return FAIL;
 	madvise(mem, REGION, MADV_NOHUGEPAGE);
 	fill(mem, REGION, 1, 0);
-	return basic_scenario(mem, REGION);
+	return run_scenario(mem, REGION, child, parent);
+}
+
+static int test_anon(void)
+{
+	return anon_scenario(child_writes_first_half, parent_writes_second_half);
 }
 
 static int test_thp_pmd(void)
@@ -395,13 +404,7 @@ static int parent_mprotects(struct scenario *s, int step)
 
 static int test_mprotect(void)
 {
-	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
-
-	if (failed(mem, "# mmap failed\n"))
-		return FAIL;
-	madvise(mem, REGION, MADV_NOHUGEPAGE);
-	fill(mem, REGION, 1, 0);
-	return run_scenario(mem, REGION, child_mprotects, parent_mprotects);
+	return anon_scenario(child_mprotects, parent_mprotects);
 }
 
 /* mremap() [from, from + size) to @to; whether it got there. */
@@ -440,13 +443,7 @@ static int child_mremaps(struct scenario *s, int step)
 
 static int test_mremap(void)
 {
-	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
-
-	if (failed(mem, "# mmap failed\n"))
-		return FAIL;
-	madvise(mem, REGION, MADV_NOHUGEPAGE);
-	fill(mem, REGION, 1, 0);
-	return run_scenario(mem, REGION, child_mremaps, parent_writes_second_half);
+	return anon_scenario(child_mremaps, parent_writes_second_half);
 }
 
 /* The child unmaps pages inside a table and splits the VMA. */
@@ -477,13 +474,7 @@ static int child_munmaps(struct scenario *s, int step)
 
 static int test_munmap_split(void)
 {
-	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
-
-	if (failed(mem, "# mmap failed\n"))
-		return FAIL;
-	madvise(mem, REGION, MADV_NOHUGEPAGE);
-	fill(mem, REGION, 1, 0);
-	return run_scenario(mem, REGION, child_munmaps, parent_writes_second_half);
+	return anon_scenario(child_munmaps, parent_writes_second_half);
 }
 
 /* The child zaps part of a table, a whole table, frees and pages out. */
@@ -535,13 +526,7 @@ static int parent_checks_all(struct scenario *s, int step)
 
 static int test_madvise(void)
 {
-	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
-
-	if (failed(mem, "# mmap failed\n"))
-		return FAIL;
-	madvise(mem, REGION, MADV_NOHUGEPAGE);
-	fill(mem, REGION, 1, 0);
-	return run_scenario(mem, REGION, child_madvises, parent_checks_all);
+	return anon_scenario(child_madvises, parent_checks_all);
 }
 
 static int uffd_open(void)
@@ -887,17 +872,6 @@ static int parent_scanned(struct scenario *s, int step)
 	return parent_writes_second_half(s, step);
 }
 
-static int numa_hinting_scenario(void)
-{
-	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
-
-	if (failed(mem, "# mmap failed\n"))
-		return FAIL;
-	madvise(mem, REGION, MADV_NOHUGEPAGE);
-	fill(mem, REGION, 1, 0);
-	return run_scenario(mem, REGION, child_writes_first_half, parent_scanned);
-}
-
 static int test_numa_hinting(void)
 {
 	unsigned long mode = read_ulong(NUMA_SYSCTL);
@@ -918,7 +892,7 @@ static int test_numa_hinting(void)
 		return FAIL;
 	pid = fork();
 	if (pid == 0)
-		_exit(numa_hinting_scenario());
+		_exit(anon_scenario(child_writes_first_half, parent_scanned));
 	ret = pid > 0 ? wait_child(pid) : FAIL;
 	write_file(NUMA_SYSCTL, mode ? "1" : "0");
 	write_file(NUMA_DEBUGFS "scan_delay_ms", "1000");
