@@ -738,6 +738,11 @@ static long move_region(char *mem, const int *nodes, int *status, int flags)
 
 static int migrated_nodes[MIGRATE_PAGES];
 
+static bool two_nodes(void)
+{
+	return !access("/sys/devices/system/node/node1", F_OK);
+}
+
 static int on_migrated_nodes(char *mem, const char *who)
 {
 	int status[MIGRATE_PAGES];
@@ -782,7 +787,7 @@ static int test_migration(void)
 
 	if (failed(mem, "# mmap failed\n"))
 		return FAIL;
-	if (access("/sys/devices/system/node/node1", F_OK))
+	if (!two_nodes())
 		return SKIP;
 	madvise(mem, REGION, MADV_NOHUGEPAGE);
 	fill(mem, REGION, 1, 0);
@@ -805,7 +810,9 @@ static int test_migration(void)
  * memory, and the data stays as in the basic scenario.
  */
 #define NUMA_SYSCTL	"/proc/sys/kernel/numa_balancing"
-#define NUMA_DEBUGFS	"/sys/kernel/debug/sched/numa_balancing/"
+#define SCAN_DELAY	"/sys/kernel/debug/sched/numa_balancing/scan_delay_ms"
+#define SCAN_PERIOD	"/sys/kernel/debug/sched/numa_balancing/scan_period_min_ms"
+#define SCAN_ROUNDS	20000	/* of the loop below, 1 ms asleep each */
 
 static unsigned long breaks(void)
 {
@@ -851,10 +858,10 @@ static int parent_scanned(struct scenario *s, int step)
 	updates = vm_event("numa_pte_updates");
 	before = breaks();
 	/*
-	 * Run for up to 20 s, so that the scanner (a task_work of a running
-	 * task) comes; it checks every 10 ms of run time.
+	 * Run (for more than 20 s at most), so that the scanner (a task_work
+	 * of a running task) comes; it checks every 10 ms of run time.
 	 */
-	for (tries = 0; tries < 20000; tries++) {
+	for (tries = 0; tries < SCAN_ROUNDS; tries++) {
 		bad += verify(s->mem, s->size, 1, 0) + verify(own, PMD_SIZE, 1, 0);
 		if (vm_event("numa_pte_updates") >= updates + PMD_SIZE / PAGE)
 			break;
@@ -865,38 +872,48 @@ static int parent_scanned(struct scenario *s, int step)
 	if (failed(breaks() == before, "# NUMA hinting broke %lu shared tables\n",
 		   breaks() - before))
 		return FAIL;
-	if (failed(tries < 20000, "# NUMA hinting never scanned the parent\n"))
+	if (failed(tries < SCAN_ROUNDS, "# NUMA hinting never scanned the parent\n"))
 		return FAIL;
 	if (failed(!bad, "# %ld words differed during the scan\n", bad))
 		return FAIL;
 	return parent_writes_second_half(s, step);
 }
 
+/* Write @val to @path; its old value goes to @old (size 32). */
+static void swap_setting(const char *path, const char *val, char *old)
+{
+	snprintf(old, 32, "%lu", read_ulong(path));
+	write_file(path, val);
+}
+
 static int test_numa_hinting(void)
 {
-	unsigned long mode = read_ulong(NUMA_SYSCTL);
+	char mode[32], delay[32], period[32];
 	int ret;
 	pid_t pid;
 
-	if (access(NUMA_SYSCTL, F_OK) ||
-	    access("/sys/devices/system/node/node1", F_OK))
+	if (access(NUMA_SYSCTL, F_OK) || !two_nodes())
 		return SKIP;
 	/*
 	 * Scan at once and often (the defaults wait a second or more).  A
 	 * task takes its first scan delay at fork: the scenario runs in a
 	 * process forked after the change.
 	 */
-	write_file(NUMA_DEBUGFS "scan_delay_ms", "0");
-	write_file(NUMA_DEBUGFS "scan_period_min_ms", "10");
-	if (failed(!write_file(NUMA_SYSCTL, "1"), "# cannot enable NUMA balancing\n"))
-		return FAIL;
+	swap_setting(SCAN_DELAY, "0", delay);
+	swap_setting(SCAN_PERIOD, "10", period);
+	swap_setting(NUMA_SYSCTL, "1", mode);
+	ret = FAIL;
+	if (failed(read_ulong(NUMA_SYSCTL) == 1, "# cannot enable NUMA balancing\n"))
+		goto restore;
 	pid = fork();
 	if (pid == 0)
 		_exit(anon_scenario(child_writes_first_half, parent_scanned));
-	ret = pid > 0 ? wait_child(pid) : FAIL;
-	write_file(NUMA_SYSCTL, mode ? "1" : "0");
-	write_file(NUMA_DEBUGFS "scan_delay_ms", "1000");
-	write_file(NUMA_DEBUGFS "scan_period_min_ms", "1000");
+	if (pid > 0)
+		ret = wait_child(pid);
+restore:
+	write_file(NUMA_SYSCTL, mode);
+	write_file(SCAN_DELAY, delay);
+	write_file(SCAN_PERIOD, period);
 	return ret;
 }
 
