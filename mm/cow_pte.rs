@@ -11,6 +11,8 @@
 //!
 //! See `Documentation/mm/cow_pte.rst` for the design.
 
+#[path = "cow_pte/counts.rs"]
+mod counts;
 #[path = "cow_pte/mm.rs"]
 mod mm;
 #[path = "cow_pte/mode.rs"]
@@ -19,18 +21,18 @@ mod mode;
 mod pgtable;
 #[path = "cow_pte/prctl.rs"]
 mod prctl;
-#[path = "cow_pte/rss.rs"]
-mod rss;
 #[path = "cow_pte/share.rs"]
 mod share;
 #[path = "cow_pte/stats.rs"]
 mod stats;
 
+use crate::counts::{TableCounts, COUNTS};
 use crate::mm::{Mm, Vma};
 use crate::mode::Mode;
 use crate::pgtable::Pmd;
-use crate::rss::{Rss, COUNTERS};
+use crate::share::{Alloc, ZapKind};
 use crate::stats::Event;
+use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::{code::EINVAL, from_result};
 use kernel::ffi::{c_char, c_int, c_ulong};
@@ -191,7 +193,7 @@ pub unsafe extern "C" fn cow_pte_fork(
 
 /// Breaks the share of the table under `pmd` for `vma`'s mm.
 ///
-/// Returns 0, `-ENOMEM` or `-EHWPOISON`; nothing changed on failure.
+/// Returns 0 or `-ENOMEM`; nothing changed on failure.
 ///
 /// # Safety
 ///
@@ -211,7 +213,8 @@ pub unsafe extern "C" fn cow_pte_break(
         // SAFETY: `pmd` is an entry of the mm's page tables, kept allocated
         // by the lock that keeps the VMA stable.
         let pmd = unsafe { Pmd::new(vma.mm(), pmd) }?;
-        share::break_share(vma, &pmd, addr, gfp).inspect_err(|_| stats::count(Event::BreakFail))?;
+        share::break_share(vma, &pmd, addr, Alloc::Gfp(gfp))
+            .inspect_err(|_| stats::count(Event::BreakFail))?;
         Ok(0)
     })
 }
@@ -262,59 +265,63 @@ pub unsafe extern "C" fn cow_pte_break_boundaries(
 /// # Safety
 ///
 /// Called from `zap_pmd_range()`: `vma` is valid and stable, `pmd` is the
-/// entry of `[addr, end)` in its mm, and no page table lock is held.
+/// entry of `[addr, end)` in its mm, and no page table lock is held;
+/// `reserve` is NULL or the caller's, used by this thread only.
 #[no_mangle]
 pub unsafe extern "C" fn cow_pte_zap(
-    _tlb: *mut bindings::mmu_gather,
     vma: *mut bindings::vm_area_struct,
     pmd: *mut bindings::pmd_t,
     addr: c_ulong,
     end: c_ulong,
-    whole: bool,
+    kind: bindings::cow_pte_zap,
+    reserve: *mut bindings::cow_pte_reserve,
 ) -> bool {
     // SAFETY: By the contract of this function the VMA is valid and stable.
     let vma = unsafe { Vma::from_raw(vma) };
+    let kind = ZapKind::from_raw(kind);
     // SAFETY: `pmd` is an entry of the mm's page tables, kept allocated by
     // whatever keeps the VMA stable during the zap.
     match unsafe { Pmd::new(vma.mm(), pmd) } {
-        Ok(pmd) => share::zap(vma, &pmd, addr, end, whole),
+        Ok(pmd) => share::zap(vma, &pmd, addr, end, kind, NonNull::new(reserve)),
         Err(_) => false,
     }
 }
 
-/// Packs `NR_MM_COUNTERS` counters (for KUnit); `-EINVAL` if out of range.
+/// Packs the counts of a table, `NR_MM_COUNTERS` RSS counters then the KSM
+/// zero pages (for KUnit); `-EINVAL` if out of range.
 ///
 /// # Safety
 ///
-/// `rss` points to `NR_MM_COUNTERS` integers.
+/// `counts` points to `NR_MM_COUNTERS + 1` integers.
 #[no_mangle]
-pub unsafe extern "C" fn cow_pte_rss_pack(rss: *const c_int) -> kernel::ffi::c_long {
-    let mut counts = [0; COUNTERS];
-    for (i, count) in counts.iter_mut().enumerate() {
-        // SAFETY: By the contract of this function `rss` has `COUNTERS`
+pub unsafe extern "C" fn cow_pte_counts_pack(counts: *const c_int) -> kernel::ffi::c_long {
+    let mut lanes = [0; COUNTS];
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        // SAFETY: By the contract of this function `counts` has `COUNTS`
         // elements.
-        *count = unsafe { *rss.add(i) };
+        *lane = unsafe { *counts.add(i) };
     }
     from_result(|| {
-        let packed = Rss::new(counts)?.pack();
+        let packed = TableCounts::new(lanes)?.pack();
         kernel::ffi::c_long::try_from(packed).map_err(|_| EINVAL)
     })
 }
 
-/// Unpacks what `cow_pte_rss_pack()` made (for KUnit); `-EINVAL` if invalid.
+/// Unpacks what `cow_pte_counts_pack()` made (for KUnit); `-EINVAL` if
+/// invalid.
 ///
 /// # Safety
 ///
-/// `rss` points to room for `NR_MM_COUNTERS` integers.
+/// `counts` points to room for `NR_MM_COUNTERS + 1` integers.
 #[no_mangle]
-pub unsafe extern "C" fn cow_pte_rss_unpack(packed: c_ulong, rss: *mut c_int) -> c_int {
+pub unsafe extern "C" fn cow_pte_counts_unpack(packed: c_ulong, counts: *mut c_int) -> c_int {
     from_result(|| {
         // CAST: `c_ulong` is 64 bits wide on the only architecture built.
-        let unpacked = Rss::unpack(packed as u64)?;
+        let unpacked = TableCounts::unpack(packed as u64)?;
         for (i, &count) in unpacked.counts().iter().enumerate() {
-            // SAFETY: By the contract of this function `rss` has room for
-            // `COUNTERS` elements.
-            unsafe { *rss.add(i) = count };
+            // SAFETY: By the contract of this function `counts` has room
+            // for `COUNTS` elements.
+            unsafe { *counts.add(i) = count };
         }
         Ok(0)
     })

@@ -9,6 +9,7 @@
  */
 #include <linux/cow_pte.h>
 #include <linux/init.h>
+#include <linux/ksm.h>
 #include <linux/mm.h>
 #include <linux/pgalloc.h>
 #include <linux/printk.h>
@@ -72,19 +73,21 @@ subsys_initcall(cow_pte_sysctl_init);
 
 /*
  * Fork's look at a table before sharing it, done once when the table first
- * becomes shared: count its RSS and find entries that rule sharing out.
- * Present anonymous pages need no struct page access unless the mm has
- * pinned pages (@check_pins); a table of a private file mapping looks at
- * each page to tell file from anonymous.  Called with the table's PTE lock.
+ * becomes shared: count its RSS and its KSM zero pages, and find entries
+ * that rule sharing out.  Present anonymous pages need no struct page
+ * access unless the mm has pinned pages (@check_pins); a table of a
+ * private file mapping looks at each page to tell file from anonymous.
+ * Called with the table's PTE lock.
  */
 int cow_pte_scan_table(struct vm_area_struct *vma, unsigned long addr,
-		       pte_t *table, bool check_pins, int *rss)
+		       pte_t *table, bool check_pins, int *rss, int *ksm_zero)
 {
 	bool anon_vma_only = vma_is_anonymous(vma);
 	int i;
 
 	for (i = 0; i < NR_MM_COUNTERS; i++)
 		rss[i] = 0;
+	*ksm_zero = 0;
 	for (i = 0; i < PTRS_PER_PTE; i++, addr += PAGE_SIZE) {
 		pte_t pte = ptep_get(table + i);
 		struct folio *folio;
@@ -104,6 +107,12 @@ int cow_pte_scan_table(struct vm_area_struct *vma, unsigned long addr,
 		}
 		if (pte_uffd_wp(pte))
 			return COW_PTE_SCAN_UFFD_WP;
+		/* Zapping a KSM zero page adjusts the KSM counters. */
+		if (IS_ENABLED(CONFIG_KSM) && pte_special(pte) &&
+		    is_ksm_zero_pte(pte)) {
+			(*ksm_zero)++;
+			continue;
+		}
 		/*
 		 * The common case, kept to bit tests: in an anonymous VMA
 		 * (never PFNMAP or MIXEDMAP here) a present entry maps an
@@ -126,18 +135,83 @@ int cow_pte_scan_table(struct vm_area_struct *vma, unsigned long addr,
 	return COW_PTE_SCAN_OK;
 }
 
-/* A new, empty PTE table for @mm; NULL if @gfp allows failure and it fails. */
-struct ptdesc *cow_pte_alloc_table(struct mm_struct *mm, gfp_t gfp)
+/*
+ * A new, empty PTE table; NULL if @gfp allows failure and it fails.  Like
+ * pte_alloc_one(), charged to the caller's memory cgroup.  It does not
+ * depend on the mm it is for.
+ */
+struct ptdesc *cow_pte_alloc_table(gfp_t gfp)
 {
-	pgtable_t table = __pte_alloc_one(mm, gfp | __GFP_ZERO | __GFP_ACCOUNT);
+	pgtable_t table = __pte_alloc_one(NULL, gfp | __GFP_ZERO | __GFP_ACCOUNT);
 
 	return table ? page_ptdesc(table) : NULL;
 }
 
 /* Free a table cow_pte_alloc_table() returned that was never mapped. */
-void cow_pte_free_table(struct mm_struct *mm, struct ptdesc *table)
+void cow_pte_free_table(struct ptdesc *table)
 {
-	pte_free(mm, ptdesc_page(table));
+	pte_free(NULL, ptdesc_page(table));
+}
+
+/*
+ * A table for a break under the i_mmap lock: one from the reserve, or one
+ * allocated without entering reclaim.  Otherwise count it as wanted for
+ * cow_pte_reserve_refill() and return NULL.
+ */
+struct ptdesc *cow_pte_reserve_table(struct cow_pte_reserve *reserve)
+{
+	struct ptdesc *table;
+
+	if (reserve->nr)
+		return reserve->tables[--reserve->nr];
+	table = cow_pte_alloc_table(GFP_NOWAIT | __GFP_NOWARN);
+	if (!table)
+		reserve->wanted++;
+	return table;
+}
+
+/* cow_pte_swap_continuation() for a break under the i_mmap lock. */
+int cow_pte_reserve_swap(struct cow_pte_reserve *reserve, swp_entry_t entry)
+{
+	if (!add_swap_count_continuation(entry, GFP_NOWAIT | __GFP_NOWARN))
+		return 0;
+	reserve->swap = entry;
+	return -ENOMEM;
+}
+
+/*
+ * Called without the i_mmap lock after a zap pass: get what the pass
+ * lacked.  Truncation cannot fail, so neither can this: if a plain
+ * allocation fails, retry until it succeeds, as a small allocation would.
+ * The caller holds no lock that reclaim waits for (a folio lock and the
+ * inode's locks at most, as for the page cache allocations of truncation).
+ * Returns true if the pass must be repeated.
+ */
+bool cow_pte_reserve_refill(struct cow_pte_reserve *reserve)
+{
+	bool again = reserve->wanted || reserve->swap.val;
+
+	while (reserve->wanted && reserve->nr < COW_PTE_RESERVE_TABLES) {
+		struct ptdesc *table = cow_pte_alloc_table(GFP_KERNEL);
+
+		if (!table)
+			table = cow_pte_alloc_table(GFP_KERNEL | __GFP_NOFAIL);
+		reserve->tables[reserve->nr++] = table;
+		reserve->wanted--;
+	}
+	reserve->wanted = 0;
+	if (reserve->swap.val &&
+	    add_swap_count_continuation(reserve->swap, GFP_KERNEL))
+		add_swap_count_continuation(reserve->swap,
+					    GFP_KERNEL | __GFP_NOFAIL);
+	reserve->swap.val = 0;
+	return again;
+}
+
+void cow_pte_reserve_release(struct cow_pte_reserve *reserve)
+{
+	while (reserve->nr)
+		cow_pte_free_table(reserve->tables[--reserve->nr]);
 }
 
 pte_t *cow_pte_table_entries(struct ptdesc *table)
@@ -177,6 +251,15 @@ void cow_pte_add_rss(struct mm_struct *mm, const int *rss, int sign)
 	for (i = 0; i < NR_MM_COUNTERS; i++)
 		if (rss[i])
 			add_mm_counter(mm, i, sign * rss[i]);
+}
+
+/* What zapping @nr KSM zero pages does (ksm_might_unmap_zero_page()). */
+void cow_pte_unmap_ksm_zero_pages(struct mm_struct *mm, long nr)
+{
+#ifdef CONFIG_KSM
+	atomic_long_sub(nr, &ksm_zero_pages);
+	atomic_long_sub(nr, &mm->ksm_zero_pages);
+#endif
 }
 
 /* Make sure swapoff finds @dst: the shared table holds swap entries. */

@@ -68,49 +68,55 @@ static void cow_pte_test_prctl_no_mm(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cow_pte_prctl_get(NULL, 0, 0, 0, 0), -EINVAL);
 }
 
-static void cow_pte_test_rss_pack(struct kunit *test)
+/* The counts of a table: NR_MM_COUNTERS RSS counters, then KSM zero pages. */
+#define COUNTS		(NR_MM_COUNTERS + 1)
+#define KSM_ZERO	NR_MM_COUNTERS
+
+static void cow_pte_test_counts_pack(struct kunit *test)
 {
-	int rss[NR_MM_COUNTERS] = {}, back[NR_MM_COUNTERS];
+	int counts[COUNTS] = {}, back[COUNTS];
 	long packed;
 	int i;
 
-	/* Every counter survives a round trip, alone and together. */
-	for (i = 0; i < NR_MM_COUNTERS; i++) {
-		memset(rss, 0, sizeof(rss));
-		rss[i] = PTRS_PER_PTE;
-		packed = cow_pte_rss_pack(rss);
+	/* Every count survives a round trip, alone and together. */
+	for (i = 0; i < COUNTS; i++) {
+		memset(counts, 0, sizeof(counts));
+		counts[i] = PTRS_PER_PTE;
+		packed = cow_pte_counts_pack(counts);
 		KUNIT_ASSERT_GE(test, packed, 0);
-		KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(packed, back), 0);
-		KUNIT_EXPECT_MEMEQ(test, back, rss, sizeof(rss));
+		KUNIT_EXPECT_EQ(test, cow_pte_counts_unpack(packed, back), 0);
+		KUNIT_EXPECT_MEMEQ(test, back, counts, sizeof(counts));
 	}
-	rss[MM_FILEPAGES] = 100;
-	rss[MM_ANONPAGES] = 300;
-	rss[MM_SWAPENTS] = 12;
-	rss[MM_SHMEMPAGES] = 100;
-	packed = cow_pte_rss_pack(rss);
+	counts[MM_FILEPAGES] = 100;
+	counts[MM_ANONPAGES] = 300;
+	counts[MM_SWAPENTS] = 12;
+	counts[MM_SHMEMPAGES] = 50;
+	counts[KSM_ZERO] = 50;
+	packed = cow_pte_counts_pack(counts);
 	KUNIT_ASSERT_GE(test, packed, 0);
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(packed, back), 0);
-	KUNIT_EXPECT_MEMEQ(test, back, rss, sizeof(rss));
-	memset(rss, 0, sizeof(rss));
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), 0);
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_unpack(packed, back), 0);
+	KUNIT_EXPECT_MEMEQ(test, back, counts, sizeof(counts));
+	memset(counts, 0, sizeof(counts));
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_pack(counts), 0);
 }
 
-static void cow_pte_test_rss_invalid(struct kunit *test)
+static void cow_pte_test_counts_invalid(struct kunit *test)
 {
-	int rss[NR_MM_COUNTERS] = {}, back[NR_MM_COUNTERS];
+	int counts[COUNTS] = {}, back[COUNTS];
 
 	/* A table has PTRS_PER_PTE entries, each counted at most once. */
-	rss[MM_ANONPAGES] = PTRS_PER_PTE + 1;
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), -EINVAL);
-	rss[MM_ANONPAGES] = -1;
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), -EINVAL);
-	rss[MM_ANONPAGES] = PTRS_PER_PTE;
-	rss[MM_SWAPENTS] = 1;
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_pack(rss), -EINVAL);
-	/* Words that no valid vector packs to. */
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(PTRS_PER_PTE + 1, back), -EINVAL);
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(~0UL, back), -EINVAL);
-	KUNIT_EXPECT_EQ(test, cow_pte_rss_unpack(0x0200020000000000UL, back), -EINVAL);
+	counts[MM_ANONPAGES] = PTRS_PER_PTE + 1;
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_pack(counts), -EINVAL);
+	counts[MM_ANONPAGES] = -1;
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_pack(counts), -EINVAL);
+	counts[MM_ANONPAGES] = PTRS_PER_PTE;
+	counts[KSM_ZERO] = 1;
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_pack(counts), -EINVAL);
+	/* Words that no valid vector packs to (12 bits per count). */
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_unpack(PTRS_PER_PTE + 1, back), -EINVAL);
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_unpack(~0UL, back), -EINVAL);
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_unpack(0x200200UL, back), -EINVAL);
+	KUNIT_EXPECT_EQ(test, cow_pte_counts_unpack(1UL << (12 * COUNTS), back), -EINVAL);
 }
 
 static struct kunit_case cow_pte_test_cases[] = {
@@ -118,8 +124,8 @@ static struct kunit_case cow_pte_test_cases[] = {
 	KUNIT_CASE(cow_pte_test_mode_set),
 	KUNIT_CASE(cow_pte_test_prctl_args),
 	KUNIT_CASE(cow_pte_test_prctl_no_mm),
-	KUNIT_CASE(cow_pte_test_rss_pack),
-	KUNIT_CASE(cow_pte_test_rss_invalid),
+	KUNIT_CASE(cow_pte_test_counts_pack),
+	KUNIT_CASE(cow_pte_test_counts_invalid),
 	{}
 };
 

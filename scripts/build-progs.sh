@@ -36,7 +36,7 @@ done
 
 # The project's own kselftests and tools.
 for t in cow_pte/cow_pte_api cow_pte/cow_pte_isolation cow_pte/cow_pte_memory \
-	cow_pte/cow_pte_enomem cow_pte/cow_pte_stress; do
+	cow_pte/cow_pte_enomem cow_pte/cow_pte_stress cow_pte/cow_pte_semantics; do
 	mkdir -p "$out/${t%/*}"
 	make -s -C "$src/tools/testing/selftests/${t%/*}" OUTPUT="$out/${t%/*}" \
 		KHDR_INCLUDES="-isystem $hdr" LDFLAGS="-static" "$out/$t"

@@ -22,6 +22,30 @@ struct vm_area_struct;
 struct mmu_gather;
 struct ptdesc;
 
+/*
+ * The COW state word of a PTE table (ptdesc->pt_cow_sharers): how many mms
+ * map the table, and whether its entries are already as fork leaves the
+ * parent's (see mm/cow_pte/pgtable.rs).
+ */
+#define COW_PTE_STATE_PREPARED	0x80000000U
+#define COW_PTE_STATE_SHARERS	0x7fffffffU
+
+/*
+ * Tables for breaks that run where they may not sleep in an allocation
+ * (zaps under the i_mmap lock: truncation, hole punching).  The caller
+ * fills the reserve with cow_pte_reserve_refill() after dropping its locks
+ * and retries; a break takes from it, or allocates without sleeping, and
+ * otherwise records what it lacked and gives up.
+ */
+#define COW_PTE_RESERVE_TABLES	8
+
+struct cow_pte_reserve {
+	struct ptdesc *tables[COW_PTE_RESERVE_TABLES];
+	unsigned int nr;		/* tables held */
+	unsigned int wanted;		/* tables breaks lacked */
+	swp_entry_t swap;		/* a swap count continuation they lacked */
+};
+
 /* System-wide modes (cow_pte= boot parameter, vm.cow_pte sysctl). */
 #define COW_PTE_MODE_DISABLED	0	/* nobody shares */
 #define COW_PTE_MODE_OPT_IN	1	/* processes that asked share (default) */
@@ -33,6 +57,32 @@ enum cow_pte_scan {
 	COW_PTE_SCAN_UFFD_WP,		/* userfaultfd write-protect bits */
 	COW_PTE_SCAN_PINNED,		/* a maybe-pinned anonymous page */
 	COW_PTE_SCAN_ENTRY,		/* migration, device, marker entry */
+};
+
+/*
+ * The COW-shared tables that may map pages of one table a report reads
+ * (mm/cow_pte_report.c).
+ */
+struct cow_pte_peer {
+	struct ptdesc *table;		/* mapped read-only, >= 2 sharers */
+	pgoff_t pgoff;			/* page offset of its first entry */
+	unsigned int extra;		/* its sharers - 1 */
+};
+
+struct cow_pte_peers {
+	struct cow_pte_peer *peer;	/* inline_peer, or allocated */
+	unsigned int nr, max;
+	bool incomplete;		/* more than could be allocated */
+	struct anon_vma *anon_vma;	/* the rmap lock held, one of these */
+	struct address_space *mapping;
+	struct cow_pte_peer inline_peer[4];
+};
+
+/* What a zap of a range takes away. */
+enum cow_pte_zap {
+	COW_PTE_ZAP_SOME,		/* only some pages (zap details) */
+	COW_PTE_ZAP_ALL,		/* every page; the tables stay */
+	COW_PTE_ZAP_UNMAP,		/* every page; the tables are freed next */
 };
 
 #ifdef CONFIG_COW_PTE
@@ -104,6 +154,18 @@ static inline void ptdesc_set_cow_rss(struct ptdesc *ptdesc, unsigned long rss)
 }
 
 /*
+ * How many mms map the table under @pmd (a present table entry): 1 unless
+ * the table is COW-shared.  Without the table's PTE lock this is a
+ * snapshot, good for reports and heuristics only.
+ */
+static inline unsigned int cow_pte_pmd_sharers(pmd_t pmd)
+{
+	if (!cow_pte_pmd_shared(pmd))
+		return 1;
+	return ptdesc_cow_state(cow_pte_pmd_table(pmd)) & COW_PTE_STATE_SHARERS;
+}
+
+/*
  * Entry points of the Rust core (mm/cow_pte.rs).
  */
 
@@ -145,8 +207,7 @@ bool cow_pte_fork(struct vm_area_struct *dst_vma,
 /*
  * Break the share of the table under @pmd for @vma's mm: afterwards @pmd is
  * none, or points to a table this mm may modify.  0, or -ENOMEM (allocation
- * with @gfp failed) or -EHWPOISON (a page that had to be copied is
- * poisoned); the mapping is unchanged on failure.  The caller holds what
+ * with @gfp failed); the mapping is unchanged on failure.  The caller holds what
  * keeps @vma stable (mmap or VMA lock, or the rmap lock of a folio mapped
  * in it) and no page table lock.
  */
@@ -167,54 +228,76 @@ int cow_pte_break_boundaries(struct mm_struct *mm, unsigned long start,
 			     unsigned long end);
 
 /*
- * Zap: [@addr, @end) of the table under @pmd is being unmapped.  If the
- * table is shared and the whole table goes (@whole: no details restrict
- * what is zapped), drop this mm's share and return true: nothing is left
- * to zap.  Otherwise make the table this mm's own and return false.
+ * Zap: [@addr, @end) of the table under @pmd is being zapped.  If the
+ * table is shared and the whole table goes, drop this mm's share (and,
+ * unless the tables are freed next, map an empty table in its place, as a
+ * stock zap leaves one) and return true: nothing is left to zap.
+ * Otherwise make the table this mm's own and return false.  With a
+ * @reserve, a break that lacks memory returns true and leaves the table
+ * alone: the caller refills the reserve and zaps again.
  */
-bool cow_pte_zap(struct mmu_gather *tlb, struct vm_area_struct *vma,
-		 pmd_t *pmd, unsigned long addr, unsigned long end, bool whole);
+bool cow_pte_zap(struct vm_area_struct *vma, pmd_t *pmd, unsigned long addr,
+		 unsigned long end, enum cow_pte_zap kind,
+		 struct cow_pte_reserve *reserve);
+
+/* After a zap pass with @reserve: refill it; true if the pass must rerun. */
+bool cow_pte_reserve_refill(struct cow_pte_reserve *reserve);
+/* Free what is left in @reserve. */
+void cow_pte_reserve_release(struct cow_pte_reserve *reserve);
+
+/*
+ * Reports (smaps, pagemap, numa_maps, kpagecount): how many more mappings
+ * a stock fork would have left than the mapcounts say, see
+ * mm/cow_pte_report.c.
+ */
+bool cow_pte_peers_find(struct vm_area_struct *vma, unsigned long addr,
+			unsigned long end, struct cow_pte_peers *peers);
+unsigned int cow_pte_peers_extra(struct cow_pte_peers *peers, pgoff_t pgoff,
+				 pte_t pte);
+void cow_pte_peers_release(struct cow_pte_peers *peers);
+unsigned int cow_pte_page_extra(struct folio *folio, struct page *page);
+/* A table gained its second sharer (@nr 1) or lost it (@nr -1). */
+void cow_pte_shared_tables_add(long nr);
 
 /* Pure helpers of the policy core, exported for the KUnit suite. */
 int cow_pte_prctl_check(unsigned long flags, unsigned long arg3,
 			unsigned long arg4, unsigned long arg5);
-long cow_pte_rss_pack(const int *rss);
-int cow_pte_rss_unpack(unsigned long packed, int *rss);
+long cow_pte_counts_pack(const int *counts);
+int cow_pte_counts_unpack(unsigned long packed, int *counts);
 
 /*
  * C primitives the Rust core calls (mm/cow_pte_glue.c, mm/memory.c).
  */
 
-/* Count the RSS of a table and check it can be shared (cow_pte_scan). */
+/*
+ * Count the RSS and the KSM zero pages of a table and check it can be
+ * shared (enum cow_pte_scan).
+ */
 int cow_pte_scan_table(struct vm_area_struct *vma, unsigned long addr,
-		       pte_t *table, bool check_pins, int *rss);
+		       pte_t *table, bool check_pins, int *rss, int *ksm_zero);
 
 /*
- * Copy entries [*@index, PTRS_PER_PTE) of @src into @dst for @vma's mm,
- * doing per entry what fork does (mm/memory.c).  0 when done; -EAGAIN when
- * a page must be copied and *@prealloc is empty; -EIO when a swap count
- * continuation for *@swap is needed; -EHWPOISON.  *@index tells where to
- * resume.
+ * Copy the shared table @src into @dst, a new table of @vma's mm, doing
+ * per entry what fork does (mm/memory.c).  All or nothing: 0 when done,
+ * else @dst is left empty and the result is -EIO when a swap count
+ * continuation for *@swap is needed.
  */
-int cow_pte_copy_entries(struct vm_area_struct *vma, unsigned long addr,
-			 pte_t *dst, pte_t *src, int *index, int *rss,
-			 struct folio **prealloc, swp_entry_t *swap);
+int cow_pte_copy_table(struct vm_area_struct *vma, unsigned long addr,
+		       pte_t *dst, pte_t *src, int *rss, swp_entry_t *swap);
 
 /* Leave the entries of a shared table as fork leaves the parent's. */
 void cow_pte_prepare_entries(struct vm_area_struct *vma, unsigned long addr,
 			     pte_t *table);
 
-/* Undo the first @nr entries copied into @table, which was never mapped. */
-void cow_pte_discard_entries(struct vm_area_struct *vma, unsigned long addr,
-			     pte_t *table, int nr);
-
-/* Resources the copy may need, allocated without page table locks held. */
-struct folio *cow_pte_prealloc_page(struct vm_area_struct *vma,
-				    unsigned long addr);
+/* A swap count continuation for @entry, allocated with @gfp. */
 int cow_pte_swap_continuation(swp_entry_t entry, gfp_t gfp);
 
-struct ptdesc *cow_pte_alloc_table(struct mm_struct *mm, gfp_t gfp);
-void cow_pte_free_table(struct mm_struct *mm, struct ptdesc *table);
+struct ptdesc *cow_pte_alloc_table(gfp_t gfp);
+/* A table from @reserve (or allocated without sleeping), else NULL. */
+struct ptdesc *cow_pte_reserve_table(struct cow_pte_reserve *reserve);
+/* A swap count continuation without sleeping, else recorded in @reserve. */
+int cow_pte_reserve_swap(struct cow_pte_reserve *reserve, swp_entry_t entry);
+void cow_pte_free_table(struct ptdesc *table);
 pte_t *cow_pte_table_entries(struct ptdesc *table);
 
 /* Map a new table of @mm's own at @pmd (its entries are ready). */
@@ -229,6 +312,9 @@ void cow_pte_flush(struct mm_struct *mm, unsigned long addr);
 
 /* Add (@sign 1) or remove (@sign -1) an RSS vector to @mm's counters. */
 void cow_pte_add_rss(struct mm_struct *mm, const int *rss, int sign);
+
+/* @mm let go of @nr KSM zero pages (ksm_might_unmap_zero_page() for each). */
+void cow_pte_unmap_ksm_zero_pages(struct mm_struct *mm, long nr);
 
 /* Put @dst on swapoff's mmlist (after @src) if the table holds swap. */
 void cow_pte_mmlist_add(struct mm_struct *dst, struct mm_struct *src);
@@ -292,12 +378,49 @@ static inline int cow_pte_break_boundaries(struct mm_struct *mm,
 	return 0;
 }
 
-static inline bool cow_pte_zap(struct mmu_gather *tlb,
-			       struct vm_area_struct *vma, pmd_t *pmd,
+static inline bool cow_pte_zap(struct vm_area_struct *vma, pmd_t *pmd,
 			       unsigned long addr, unsigned long end,
-			       bool whole)
+			       enum cow_pte_zap kind,
+			       struct cow_pte_reserve *reserve)
 {
 	return false;
+}
+
+static inline bool cow_pte_reserve_refill(struct cow_pte_reserve *reserve)
+{
+	return false;
+}
+
+static inline void cow_pte_reserve_release(struct cow_pte_reserve *reserve)
+{
+}
+
+static inline unsigned int cow_pte_pmd_sharers(pmd_t pmd)
+{
+	return 1;
+}
+
+static inline bool cow_pte_peers_find(struct vm_area_struct *vma,
+				      unsigned long addr, unsigned long end,
+				      struct cow_pte_peers *peers)
+{
+	return false;
+}
+
+static inline unsigned int cow_pte_peers_extra(struct cow_pte_peers *peers,
+					       pgoff_t pgoff, pte_t pte)
+{
+	return 0;
+}
+
+static inline void cow_pte_peers_release(struct cow_pte_peers *peers)
+{
+}
+
+static inline unsigned int cow_pte_page_extra(struct folio *folio,
+					      struct page *page)
+{
+	return 0;
 }
 
 #endif /* CONFIG_COW_PTE */

@@ -2,7 +2,6 @@
 
 //! Thin wrappers over the C address space types the policy works on.
 
-use crate::rss::Rss;
 use kernel::bindings;
 use kernel::types::Opaque;
 
@@ -80,11 +79,24 @@ impl Mm {
         (vma.start() <= addr).then_some(vma)
     }
 
-    /// Adds (`sign` 1) or removes (`sign` -1) a table's RSS to the counters.
-    pub(crate) fn add_rss(&self, rss: &Rss, sign: i32) {
-        // SAFETY: The mm is valid and `counts()` has `NR_MM_COUNTERS`
-        // entries.
-        unsafe { bindings::cow_pte_add_rss(self.as_raw(), rss.counts().as_ptr(), sign) };
+    /// Adds (`sign` 1) or removes (`sign` -1) a table's RSS counters, in
+    /// `MM_*` order, to the mm's.
+    pub(crate) fn add_rss(&self, rss: &[i32], sign: i32) {
+        if rss.len() != crate::counts::RSS_COUNTERS {
+            return;
+        }
+        // SAFETY: The mm is valid and `rss` has `NR_MM_COUNTERS` entries.
+        unsafe { bindings::cow_pte_add_rss(self.as_raw(), rss.as_ptr(), sign) };
+    }
+
+    /// Uncounts `nr` zero pages KSM mapped, as zapping them would.
+    pub(crate) fn unmap_ksm_zero_pages(&self, nr: i32) {
+        if nr != 0 {
+            // CAST: A table holds at most 512 entries; `long` is wider.
+            let nr = nr as kernel::ffi::c_long;
+            // SAFETY: The mm is valid.
+            unsafe { bindings::cow_pte_unmap_ksm_zero_pages(self.as_raw(), nr) };
+        }
     }
 
     /// Counts one more PTE table in the mm's page-table bytes.

@@ -8,8 +8,8 @@
 //! `ptdesc`, so it is the same lock for every mm that shares the table:
 //! it protects the table's entries and its COW state (sharers, RSS).
 
+use crate::counts::TableCounts;
 use crate::mm::Mm;
-use crate::rss::Rss;
 use core::ptr::NonNull;
 use kernel::bindings;
 use kernel::error::{code::EINVAL, Result};
@@ -47,11 +47,6 @@ impl PmdVal {
     pub(crate) fn is_table(self) -> bool {
         // SAFETY: Looks at a value only.
         unsafe { bindings::cow_pte_pmd_is_table(self.0) }
-    }
-
-    /// Whether two values are the same entry.
-    pub(crate) fn same(self, other: PmdVal) -> bool {
-        self.0.pmd == other.0.pmd
     }
 
     /// The same entry without write permission: the table becomes shared.
@@ -207,7 +202,9 @@ impl PteTable {
 }
 
 /// Bit of the state word: the entries are already as fork leaves them.
-const PREPARED: u32 = 1 << 31;
+const PREPARED: u32 = bindings::COW_PTE_STATE_PREPARED;
+/// Bits of the state word that count the sharers.
+const SHARERS: u32 = bindings::COW_PTE_STATE_SHARERS;
 
 /// The COW state of a PTE table, kept in its `ptdesc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,30 +230,37 @@ impl LockedTable<'_> {
         // SAFETY: The table is allocated and we hold its lock.
         let raw = unsafe { bindings::ptdesc_cow_state(self.table.as_raw()) };
         TableState {
-            sharers: raw & !PREPARED,
+            sharers: raw & SHARERS,
             prepared: raw & PREPARED != 0,
         }
     }
 
-    /// Records the COW state of the table.
+    /// Records the COW state of the table, and counts it among the tables
+    /// that several mms share while it is one (see `cow_pte_report.c`).
     pub(crate) fn set_state(&self, state: TableState) {
+        let was_shared = self.state().sharers >= 2;
+        let is_shared = state.sharers >= 2;
+        if was_shared != is_shared {
+            // SAFETY: Only updates an atomic counter.
+            unsafe { bindings::cow_pte_shared_tables_add(if is_shared { 1 } else { -1 }) };
+        }
         let raw = state.sharers | if state.prepared { PREPARED } else { 0 };
         // SAFETY: The table is allocated and we hold its lock.
         unsafe { bindings::ptdesc_set_cow_state(self.table.as_raw(), raw) };
     }
 
-    /// The RSS recorded when the table became shared.
-    pub(crate) fn rss(&self) -> Result<Rss> {
+    /// The counts recorded when the table became shared.
+    pub(crate) fn counts(&self) -> Result<TableCounts> {
         // SAFETY: The table is allocated and we hold its lock.
         let packed = unsafe { bindings::ptdesc_cow_rss(self.table.as_raw()) };
         // CAST: COW PTE is 64-bit only: `unsigned long` is a `u64`.
-        Rss::unpack(packed as u64)
+        TableCounts::unpack(packed as u64)
     }
 
-    /// Records the RSS of the table as it becomes shared.
-    pub(crate) fn set_rss(&self, rss: &Rss) {
+    /// Records the counts of the table as it becomes shared.
+    pub(crate) fn set_counts(&self, counts: &TableCounts) {
         // CAST: COW PTE is 64-bit only: `unsigned long` holds a `u64`.
-        let packed = rss.pack() as kernel::ffi::c_ulong;
+        let packed = counts.pack() as kernel::ffi::c_ulong;
         // SAFETY: The table is allocated and we hold its lock.
         unsafe { bindings::ptdesc_set_cow_rss(self.table.as_raw(), packed) };
     }

@@ -28,6 +28,8 @@ pub(crate) enum Fallback {
     Partial,
     /// The VMA kind: PFNMAP, MIXEDMAP, or not a private mapping.
     Vma,
+    /// The VMA is mlocked: its pages must be munlocked page by page.
+    Mlock,
     /// Userfaultfd write-protection state.
     UffdWp,
     /// A maybe-pinned anonymous page (the child must get a copy of it).
@@ -58,6 +60,7 @@ pub(crate) fn count(event: Event) {
         Event::Share => bindings::vm_event_item_COW_PTE_SHARE,
         Event::Fallback(Fallback::Partial) => bindings::vm_event_item_COW_PTE_FALLBACK_PARTIAL,
         Event::Fallback(Fallback::Vma) => bindings::vm_event_item_COW_PTE_FALLBACK_VMA,
+        Event::Fallback(Fallback::Mlock) => bindings::vm_event_item_COW_PTE_FALLBACK_MLOCK,
         Event::Fallback(Fallback::UffdWp) => bindings::vm_event_item_COW_PTE_FALLBACK_UFFD_WP,
         Event::Fallback(Fallback::Pinned) => bindings::vm_event_item_COW_PTE_FALLBACK_PINNED,
         Event::Fallback(Fallback::Entry) => bindings::vm_event_item_COW_PTE_FALLBACK_ENTRY,
