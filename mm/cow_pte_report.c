@@ -23,8 +23,9 @@
  * those tables are read without their locks, a snapshot like the
  * mapcounts reports read.
  *
- * KSM pages are mapped through stable tree nodes instead, by mms of any
- * family; their counts are not adjusted (see Documentation/mm/cow_pte.rst).
+ * KSM pages are mapped by mms of any family, found through KSM's stable
+ * tree: for those, and for /proc/kpagecount, which has no VMA to start
+ * from, an rmap walk of the page finds every table that maps it.
  */
 #include <linux/cow_pte.h>
 #include <linux/fs.h>
@@ -129,6 +130,129 @@ static void cow_pte_peers_init(struct cow_pte_peers *peers)
 	peers->incomplete = false;
 	peers->anon_vma = NULL;
 	peers->mapping = NULL;
+	peers->ksm = NULL;
+	peers->nr_ksm = 0;
+}
+
+/* What an rmap walk collects: the distinct PTE tables that map a page. */
+struct cow_pte_tables {
+	struct ptdesc **table;
+	unsigned int nr, max;
+	unsigned int mappings;		/* what a stock fork would count */
+};
+
+static bool cow_pte_note_mapping(struct folio *folio,
+				 struct vm_area_struct *vma,
+				 unsigned long addr, void *arg)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, PVMW_PTE_READ_ONLY);
+	struct cow_pte_tables *tables = arg;
+
+	while (page_vma_mapped_walk(&pvmw)) {
+		struct ptdesc *table;
+		pmd_t pmd;
+		unsigned int i;
+
+		if (!pvmw.pte)
+			continue;
+		/* Under the PTE lock of the table, which protects its state. */
+		pmd = pmdp_get_lockless(pvmw.pmd);
+		table = cow_pte_pmd_table(pmd);
+		/* The walk meets a shared table once per sharer. */
+		for (i = 0; i < tables->nr; i++)
+			if (tables->table[i] == table)
+				break;
+		if (i < tables->nr || tables->nr == tables->max)
+			continue;
+		tables->table[tables->nr++] = table;
+		tables->mappings += cow_pte_pmd_sharers(pmd);
+	}
+	return true;
+}
+
+/*
+ * Mappings a stock fork would have left of @page, a small page of @folio,
+ * minus its mapcount: each PTE table that maps it counts once per sharer.
+ * The caller holds a reference and the folio lock, and may sleep.
+ */
+static unsigned int cow_pte_rmap_extra(struct folio *folio, struct page *page)
+{
+	int mapcount = folio_mapcount(folio);
+	struct cow_pte_tables tables = { };
+	struct rmap_walk_control rwc = {
+		.rmap_one = cow_pte_note_mapping,
+		.arg = &tables,
+	};
+
+	if (folio_test_large(folio) || mapcount <= 0)
+		return 0;
+	/* Each table that maps the page holds one mapcount. */
+	tables.max = mapcount;
+	tables.table = kmalloc_array(tables.max, sizeof(*tables.table),
+				     GFP_KERNEL);
+	if (!tables.table)
+		return 0;
+	rmap_walk(folio, &rwc);
+	kfree(tables.table);
+	return tables.mappings > mapcount ? tables.mappings - mapcount : 0;
+}
+
+/*
+ * The KSM pages of the table of [@addr, @end) of @vma (under @pmd), with
+ * what to add to their counts, in the order of their page offsets.
+ */
+static void cow_pte_note_ksm_pages(struct cow_pte_peers *peers,
+				   struct vm_area_struct *vma, pmd_t *pmd,
+				   unsigned long addr, unsigned long end)
+{
+	unsigned int nr = 0, max = 0, i;
+	struct folio *folio;
+	struct page *page;
+	unsigned long a;
+	pte_t *pte;
+
+	/* Count them, then collect them, reading the entries locklessly. */
+	for (i = 0; i < 2; i++) {
+		pte = pte_offset_map(pmd, addr);
+		if (!pte)
+			return;
+		for (a = addr; a < end; a += PAGE_SIZE) {
+			pte_t ptent = ptep_get(pte + ((a - addr) >> PAGE_SHIFT));
+
+			if (!pte_present(ptent))
+				continue;
+			page = vm_normal_page(vma, a, ptent);
+			if (!page || !PageKsm(page))
+				continue;
+			if (!i) {
+				max++;
+				continue;
+			}
+			folio = page_folio(page);
+			if (nr == max || !folio_try_get(folio))
+				continue;
+			peers->ksm[nr].pgoff = linear_page_index(vma, a);
+			peers->ksm[nr++].folio = folio;
+		}
+		pte_unmap(pte);
+		if (!max)
+			return;
+		if (!i) {
+			peers->ksm = kmalloc_array(max, sizeof(*peers->ksm),
+						   GFP_KERNEL);
+			if (!peers->ksm)
+				return;
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		folio = peers->ksm[i].folio;
+		folio_lock(folio);
+		peers->ksm[i].extra = folio_test_ksm(folio) ?
+			cow_pte_rmap_extra(folio, &folio->page) : 0;
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	peers->nr_ksm = nr;
 }
 
 /**
@@ -138,15 +262,17 @@ static void cow_pte_peers_init(struct cow_pte_peers *peers)
  * @end: the end of the range of that table to report on
  * @peers: filled with the tables found
  *
- * Called with the mmap lock of @vma's mm held for read, no other lock.
+ * Called with the mmap lock of @vma's mm held for read, no other lock; @pmd
+ * maps the table.
  * Returns false if there is nothing to add to any count of the table.
  * Otherwise it returns true with the rmap lock held, which keeps the
  * tables found allocated: the caller reads the entries of its table (its
  * PTE lock nests inside) with cow_pte_peers_extra(), then calls
  * cow_pte_peers_release().
  */
-bool cow_pte_peers_find(struct vm_area_struct *vma, unsigned long addr,
-			unsigned long end, struct cow_pte_peers *peers)
+bool cow_pte_peers_find(struct vm_area_struct *vma, pmd_t *pmd,
+			unsigned long addr, unsigned long end,
+			struct cow_pte_peers *peers)
 {
 	pgoff_t first = linear_page_index(vma, addr);
 	pgoff_t last = linear_page_index(vma, end - 1);
@@ -157,6 +283,9 @@ bool cow_pte_peers_find(struct vm_area_struct *vma, unsigned long addr,
 	if (!atomic_long_read(&cow_pte_shared_tables) ||
 	    !is_cow_mapping(vma->vm_flags))
 		return false;
+	/* Before the rmap lock: the folio lock comes first. */
+	if (vma->vm_flags & VM_MERGEABLE)
+		cow_pte_note_ksm_pages(peers, vma, pmd, addr, end);
 	if (vma->vm_file) {
 		mapping = vma->vm_file->f_mapping;
 		i_mmap_lock_read(mapping);
@@ -168,7 +297,7 @@ bool cow_pte_peers_find(struct vm_area_struct *vma, unsigned long addr,
 		peers->anon_vma = root;
 		cow_pte_note_tables(peers, true, &root->rb_root, first, last);
 	}
-	if (peers->nr)
+	if (peers->nr || peers->nr_ksm)
 		return true;
 	cow_pte_peers_release(peers);
 	return false;
@@ -182,6 +311,7 @@ void cow_pte_peers_release(struct cow_pte_peers *peers)
 		anon_vma_unlock_read(peers->anon_vma);
 	if (peers->peer != peers->inline_peer)
 		kfree(peers->peer);
+	kfree(peers->ksm);
 	cow_pte_peers_init(peers);
 }
 
@@ -206,8 +336,20 @@ static bool cow_pte_same_target(pte_t a, pte_t b)
 unsigned int cow_pte_peers_extra(struct cow_pte_peers *peers, pgoff_t pgoff,
 				 pte_t pte)
 {
-	unsigned int i, extra = 0;
+	unsigned int i, lo = 0, hi = peers->nr_ksm, extra = 0;
 
+	/* A KSM page: its rmap walk counted every table that maps it. */
+	while (lo < hi) {
+		i = (lo + hi) / 2;
+		if (peers->ksm[i].pgoff == pgoff)
+			return pte_present(pte) &&
+			       pte_pfn(pte) == folio_pfn(peers->ksm[i].folio) ?
+			       peers->ksm[i].extra : 0;
+		if (peers->ksm[i].pgoff < pgoff)
+			lo = i + 1;
+		else
+			hi = i;
+	}
 	for (i = 0; i < peers->nr; i++) {
 		struct cow_pte_peer *peer = &peers->peer[i];
 		pgoff_t index = pgoff - peer->pgoff;
@@ -226,44 +368,18 @@ unsigned int cow_pte_peers_extra(struct cow_pte_peers *peers, pgoff_t pgoff,
  * @page: the page
  *
  * As cow_pte_peers_extra(), for a page found by its frame
- * (/proc/kpagecount).  Takes the rmap lock (a file folio's only if its
- * folio lock is free): the caller holds no lock and may sleep.
+ * (/proc/kpagecount).  Takes the folio lock and the rmap locks: the caller
+ * holds no lock and may sleep.
  */
 unsigned int cow_pte_page_extra(struct folio *folio, struct page *page)
 {
-	pgoff_t pgoff = folio->index + folio_page_idx(folio, page);
-	struct cow_pte_peers peers;
-	struct anon_vma *anon_vma;
-	unsigned int extra = 0;
-	pte_t pte;
+	unsigned int extra;
 
-	if (!atomic_long_read(&cow_pte_shared_tables) ||
-	    !folio_mapped(folio) || folio_test_ksm(folio) ||
-	    folio_test_hugetlb(folio))
+	if (!atomic_long_read(&cow_pte_shared_tables) || !folio_mapped(folio) ||
+	    folio_test_large(folio) || folio_test_hugetlb(folio))
 		return 0;
-	cow_pte_peers_init(&peers);
-	if (folio_test_anon(folio)) {
-		anon_vma = folio_lock_anon_vma_read(folio, NULL);
-		if (!anon_vma)
-			return 0;
-		peers.anon_vma = anon_vma;
-		cow_pte_note_tables(&peers, true, &anon_vma->rb_root, pgoff,
-				    pgoff);
-	} else {
-		/* The folio lock keeps ->mapping, and with it the inode. */
-		if (!folio_trylock(folio))
-			return 0;
-		if (folio->mapping) {
-			peers.mapping = folio->mapping;
-			i_mmap_lock_read(peers.mapping);
-			cow_pte_note_tables(&peers, false,
-					    &peers.mapping->i_mmap, pgoff, pgoff);
-		}
-	}
-	pte = pfn_pte(page_to_pfn(page), __pgprot(_PAGE_PRESENT));
-	extra = cow_pte_peers_extra(&peers, pgoff, pte);
-	cow_pte_peers_release(&peers);
-	if (!folio_test_anon(folio))
-		folio_unlock(folio);
+	folio_lock(folio);
+	extra = cow_pte_rmap_extra(folio, page);
+	folio_unlock(folio);
 	return extra;
 }

@@ -76,6 +76,12 @@ struct cow_pte_peers {
 	struct anon_vma *anon_vma;	/* the rmap lock held, one of these */
 	struct address_space *mapping;
 	struct cow_pte_peer inline_peer[4];
+	struct {			/* KSM pages, by page offset */
+		pgoff_t pgoff;
+		struct folio *folio;	/* not referenced, compared only */
+		unsigned int extra;
+	} *ksm;
+	unsigned int nr_ksm;
 };
 
 /* What a zap of a range takes away. */
@@ -250,8 +256,9 @@ void cow_pte_reserve_release(struct cow_pte_reserve *reserve);
  * a stock fork would have left than the mapcounts say, see
  * mm/cow_pte_report.c.
  */
-bool cow_pte_peers_find(struct vm_area_struct *vma, unsigned long addr,
-			unsigned long end, struct cow_pte_peers *peers);
+bool cow_pte_peers_find(struct vm_area_struct *vma, pmd_t *pmd,
+			unsigned long addr, unsigned long end,
+			struct cow_pte_peers *peers);
 unsigned int cow_pte_peers_extra(struct cow_pte_peers *peers, pgoff_t pgoff,
 				 pte_t pte);
 void cow_pte_peers_release(struct cow_pte_peers *peers);
@@ -401,7 +408,8 @@ static inline unsigned int cow_pte_pmd_sharers(pmd_t pmd)
 }
 
 static inline bool cow_pte_peers_find(struct vm_area_struct *vma,
-				      unsigned long addr, unsigned long end,
+				      pmd_t *pmd, unsigned long addr,
+				      unsigned long end,
 				      struct cow_pte_peers *peers)
 {
 	return false;

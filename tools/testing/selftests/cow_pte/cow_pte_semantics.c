@@ -77,9 +77,9 @@
 #define PM_PRESENT	0x8000000000000000ULL	/* bit 63 */
 
 /* The processes of a scenario, as they are named in the output. */
-enum { PARENT, CHILD, CHILD_A, CHILD_B, USER };
+enum { PARENT, CHILD, CHILD_A, CHILD_B, USER, OTHER };
 static const char *const who_names[] = {
-	"parent", "child", "child A", "child B", "user process",
+	"parent", "child", "child A", "child B", "user process", "other process",
 };
 
 static int out_fd = -1;		/* the memfd the processes of a run write */
@@ -950,20 +950,19 @@ static bool ksm_wait(const char *name, long target)
 	return false;
 }
 
-static int ksm_zero_scenario(void)
+/*
+ * Let ksmd forget what earlier runs left (the rmap items of exited
+ * processes count in pages_sharing and general_profit until a scan frees
+ * them), with @use_zero_pages, and take the baseline of the KSM counters.
+ * It only scans while some mm is registered: register one page of data
+ * nothing else holds.
+ */
+static int ksm_forget(long use_zero_pages)
 {
 	char *dummy = (char *)case_base + CASE_SPAN / 2;
-	struct peer child;
 	unsigned int i;
-	size_t off;
 	long start;
 
-	/*
-	 * Let ksmd forget what earlier runs left (the rmap items of exited
-	 * processes count in general_profit until a scan frees them).  It
-	 * only scans while some mm is registered: register one page of data
-	 * nothing else holds.
-	 */
 	if (mmap(dummy, PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != dummy)
 		return bad("mmap: %s", strerror(errno));
@@ -971,8 +970,9 @@ static int ksm_zero_scenario(void)
 	if (madvise(dummy, PAGE, MADV_MERGEABLE))
 		return bad("MADV_MERGEABLE: %s", strerror(errno));
 	start = ksm_value("full_scans");
-	if (ksm_set("use_zero_pages", 1) || ksm_set("pages_to_scan", 10000) ||
-	    ksm_set("sleep_millisecs", 10) || ksm_set("run", 1))
+	if (ksm_set("use_zero_pages", use_zero_pages) ||
+	    ksm_set("pages_to_scan", 10000) || ksm_set("sleep_millisecs", 10) ||
+	    ksm_set("run", 1))
 		return -1;
 	if (!ksm_wait("full_scans", start + 2))
 		return bad("timed out after %d s waiting for two full KSM scans (full_scans %+ld)",
@@ -981,6 +981,16 @@ static int ksm_zero_scenario(void)
 		return -1;
 	for (i = 0; i < ARRAY_SIZE(ksm_globals); i++)
 		base_ksm[i] = ksm_value(ksm_globals[i]);
+	return 0;
+}
+
+static int ksm_zero_scenario(void)
+{
+	struct peer child;
+	size_t off;
+
+	if (ksm_forget(1))
+		return -1;
 
 	if (!map_region(4 * MIB, -1))
 		return -1;
@@ -1035,6 +1045,83 @@ static int case_ksm_zero(void)
 		saved[i] = ksm_value(ksm_settings[i]);
 	ret = ksm_zero_scenario();
 	/* Stop first: the other settings can only change while stopped. */
+	ksm_set("run", 0);
+	for (i = ARRAY_SIZE(ksm_settings); i > 0; i--)
+		ksm_set(ksm_settings[i - 1], saved[i - 1]);
+	return ret;
+}
+
+/*
+ * 4b. KSM pages of two families.  KSM merges the pages of an unrelated
+ * process X with the runner's; then the runner forks, sharing the tables
+ * that map the KSM pages.  Each KSM page is mapped by X, the runner and its
+ * child: X's reports must count the child too, although nothing of X's
+ * family maps the tables its child shares.
+ */
+static int ksm_fill_region(long gen)
+{
+	if (!map_region(2 * MIB, -1))
+		return -1;
+	write_pages(0, rsize, PAGE, gen);
+	if (madvise(rmem, rsize, MADV_MERGEABLE))
+		return bad("MADV_MERGEABLE: %s", strerror(errno));
+	return 0;
+}
+
+static int ksm_families_scenario(void)
+{
+	struct peer other, child;
+	size_t pages = 2 * MIB / PAGE;
+
+	if (ksm_forget(0))
+		return -1;
+	/* Forked before the region exists: a family of its own. */
+	if (peer_start(&other))
+		return -1;
+	if (peer_call(&other, ksm_fill_region, 5) || ksm_fill_region(5))
+		return -1;
+	if (ksm_set("run", 1))
+		return -1;
+	if (!ksm_wait("pages_sharing", base_ksm[2] + pages)) {
+		ksm_set("run", 0);
+		return bad("timed out after %d s: pages_sharing rose by %ld, not %zu",
+			   KSM_TIMEOUT, ksm_value("pages_sharing") - base_ksm[2], pages);
+	}
+	/* No more merging: what follows is exact. */
+	if (ksm_set("run", 0))
+		return -1;
+	say("-- after KSM merged the two processes' regions");
+	say("system: KSM pages_shared%+ld pages_sharing%+ld",
+	    ksm_value("pages_shared") - base_ksm[1],
+	    ksm_value("pages_sharing") - base_ksm[2]);
+	if (peer_start(&child))
+		return -1;
+	say("-- after the runner forked");
+	show(OTHER, &other, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA | SHOW_KPAGECOUNT);
+	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA);
+	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA);
+	if (peer_call(&child, write_first_half, 6))
+		return -1;
+	say("-- after the child wrote half");
+	show(OTHER, &other, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_KPAGECOUNT);
+	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP);
+	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP);
+	if (peer_stop(&child) || peer_stop(&other))
+		return -1;
+	return 0;
+}
+
+static int case_ksm_families(void)
+{
+	long saved[ARRAY_SIZE(ksm_settings)];
+	unsigned int i;
+	int ret;
+
+	if (access(KSM_DIR "use_zero_pages", W_OK))
+		return bad("no KSM (" KSM_DIR "use_zero_pages)");
+	for (i = 0; i < ARRAY_SIZE(ksm_settings); i++)
+		saved[i] = ksm_value(ksm_settings[i]);
+	ret = ksm_families_scenario();
 	ksm_set("run", 0);
 	for (i = ARRAY_SIZE(ksm_settings); i > 0; i--)
 		ksm_set(ksm_settings[i - 1], saved[i - 1]);
@@ -1543,6 +1630,8 @@ static const struct sem_case {
 	  "the child mlocks a read-only 8 MiB it shares, exits; Mlocked, VmLck" },
 	{ "ksm_zero", case_ksm_zero, "cow_pte_share>0",
 	  "KSM zero pages (use_zero_pages) forked, unmapped, exited: ksm_zero_pages, ksm_stat" },
+	{ "ksm_families", case_ksm_families, "cow_pte_share>0",
+	  "KSM merges two unrelated processes' pages, one forks: reports count all three" },
 	{ "gup_pin_file", case_gup_pin_file, "cow_pte_share>0",
 	  "the child pins a read-faulted private tmpfs mapping; the parent writes the file" },
 	{ "gup_pin_zero", case_gup_pin_zero, "cow_pte_share>0",
