@@ -4,6 +4,7 @@
 #   make check            the test suite in one VM boot; ends "N passed, N failed"
 #   make check T=NAME     one test (a file in tests/cases/)
 #   make bench            benchmarks, COW PTE off vs on; results in bench/results/
+#   make soak             make check's tests repeated on a KASAN kernel, stress seeds
 #   make vm CMD='...' [EXTRA='file...']   run a command in the VM
 #   make help             everything else
 #
@@ -16,6 +17,9 @@ BUILD     := $(REPO)/build
 SRC       := $(BUILD)/linux
 KOUT      := $(BUILD)/kernel
 KOUT_OFF  := $(BUILD)/kernel-nocowpte
+# Benchmark kernels: the same without the debugging options.
+KOUT_BENCH     := $(BUILD)/kernel-bench
+KOUT_BENCH_OFF := $(BUILD)/kernel-bench-nocowpte
 PROGS     := $(BUILD)/progs
 JOBS      ?= $(shell nproc)
 T         ?=
@@ -44,12 +48,15 @@ export CCACHE_BASEDIR := $(BUILD)
 ALL_TESTS = $(sort $(notdir $(wildcard tests/cases/*)))
 TESTS = $(if $(T),$(T),$(ALL_TESTS))
 
-.PHONY: help deps tree config kernel kernel-off progs initramfs run check \
-	bench vm export-patches reset-tree checkpatch rustfmt clean distclean
+.PHONY: help deps tree config kernel kernel-off kernel-bench kernel-kasan \
+	kernel-lockdep progs \
+	initramfs run check soak bench vm export-patches reset-tree checkpatch rustfmt \
+	clean distclean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps tree kernel kernel-off progs initramfs"
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@echo "Other targets: deps tree kernel kernel-off kernel-bench kernel-kasan"
+	@echo "  kernel-lockdep progs initramfs"
 	@echo "  export-patches reset-tree checkpatch rustfmt clean distclean"
 
 deps:
@@ -59,27 +66,39 @@ tree: deps
 	@$(STAGE) "preparing the kernel tree (Linux $(KVER) + patches/ + overlay)" \
 		$(REPO)/scripts/prepare-tree.sh $(SRC) $(KVER)
 
-# Configuration: tinyconfig + vm/kernel.config (+ COW PTE on or off), then
-# every option of vm/required.config must be in the final .config.
+# Configuration: tinyconfig + vm/kernel.config + the fragments $(2), then
+# every option of vm/required.config and of the files $(3) must be in the
+# final .config.  Test kernels add vm/debug.config, benchmark kernels not.
+# $(4): the kernel make command, $(KMAKE) unless given.
+V := $(REPO)/vm
 define configure
 	@$(STAGE) "configuring $(notdir $(1))" sh -c '\
 		mkdir -p $(1) && \
-		$(KMAKE) O=$(1) tinyconfig >/dev/null && \
+		$(or $(4),$(KMAKE)) O=$(1) tinyconfig >/dev/null && \
 		$(SRC)/scripts/kconfig/merge_config.sh -Q -m -O $(1) $(1)/.config \
-			$(REPO)/vm/kernel.config $(2) >/dev/null && \
-		$(KMAKE) O=$(1) olddefconfig >/dev/null && \
-		$(REPO)/scripts/check-config.sh $(1)/.config $(REPO)/vm/required.config $(3)'
+			$(V)/kernel.config $(2) >/dev/null && \
+		$(or $(4),$(KMAKE)) O=$(1) olddefconfig >/dev/null && \
+		$(REPO)/scripts/check-config.sh $(1)/.config $(V)/required.config $(3)'
 endef
 
 config: tree
-	$(call configure,$(KOUT),$(REPO)/vm/cow_pte_on.config,$(REPO)/vm/cow_pte_on.config)
+	$(call configure,$(KOUT),$(V)/debug.config $(V)/cow_pte_on.config $(V)/cow_pte_kunit.config,\
+		$(V)/required-debug.config $(V)/cow_pte_on.config $(V)/cow_pte_kunit.config)
 
 kernel: config
 	@$(STAGE) "building the kernel ($(KOUT))" $(KMAKE) O=$(KOUT) bzImage headers
 
 kernel-off: tree
-	$(call configure,$(KOUT_OFF),$(REPO)/vm/cow_pte_off.config,$(REPO)/vm/cow_pte_off.config)
+	$(call configure,$(KOUT_OFF),$(V)/debug.config $(V)/cow_pte_off.config,\
+		$(V)/required-debug.config $(V)/cow_pte_off.config)
 	@$(STAGE) "building the kernel ($(KOUT_OFF))" $(KMAKE) O=$(KOUT_OFF) bzImage
+
+# The benchmark kernels, with and without CONFIG_COW_PTE.
+kernel-bench: tree
+	$(call configure,$(KOUT_BENCH),$(V)/cow_pte_on.config,$(V)/cow_pte_on.config)
+	@$(STAGE) "building the kernel ($(KOUT_BENCH))" $(KMAKE) O=$(KOUT_BENCH) bzImage
+	$(call configure,$(KOUT_BENCH_OFF),$(V)/cow_pte_off.config,$(V)/cow_pte_off.config)
+	@$(STAGE) "building the kernel ($(KOUT_BENCH_OFF))" $(KMAKE) O=$(KOUT_BENCH_OFF) bzImage
 
 progs: kernel
 	@$(STAGE) "building the static test programs" \
@@ -103,24 +122,57 @@ check: initramfs kernel-off
 		echo "check: no test named '$$t' (see tests/cases/)" >&2; exit 1; }; done
 	@VM_TIMEOUT=$(VM_TIMEOUT) VM_NUMA=$(VM_NUMA) $(REPO)/scripts/check.sh $(BUILD) $(TESTS)
 
-# Benchmarks: one boot of the COW PTE kernel (off and on), one of the kernel
-# without CONFIG_COW_PTE and a second one of the COW PTE kernel (cost of
-# the hooks, against the noise between boots); table, CSV and plot in
-# bench/results/.
-bench: initramfs kernel-off
-	@$(REPO)/vm/mkrun.sh $(BUILD)/run-bench.cpio tests bench
+# Benchmarks, on the benchmark kernels (no debugging options): one boot of
+# the COW PTE kernel (off and on: the microbenchmarks, then the real
+# programs), one of the kernel without CONFIG_COW_PTE and a second one of
+# the COW PTE kernel (cost of the hooks, against the noise between boots);
+# table, CSV and plots in bench/results/.  BENCH='bench' runs only the
+# microbenchmarks in the first boot, BENCH='bench_programs' only the
+# programs (their sizes: see bench/cases/bench_programs).
+BENCH ?= bench bench_programs
+bench: initramfs kernel-bench
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-bench.cpio tests $(BENCH)
 	@VM_MEM=12G $(STAGE) "benchmarks, COW PTE off and on (one boot)" $(REPO)/vm/run.sh \
-		$(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
-		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench 7200
+		$(KOUT_BENCH)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench 21600
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-bench-hooks.cpio tests bench
 	@VM_MEM=12G $(STAGE) "benchmarks, kernel without CONFIG_COW_PTE" $(REPO)/vm/run.sh \
-		$(KOUT_OFF)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
-		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench-nocowpte 7200
+		$(KOUT_BENCH_OFF)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-bench-hooks.cpio $(BUILD)/vm-bench-nocowpte 7200
 	@VM_MEM=12G VM_APPEND=bench.hooks_only $(STAGE) "benchmarks, COW PTE kernel again (noise between boots)" \
-		$(REPO)/vm/run.sh $(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
-		$(BUILD)/run-bench.cpio $(BUILD)/vm-bench-again 7200
+		$(REPO)/vm/run.sh $(KOUT_BENCH)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-bench-hooks.cpio $(BUILD)/vm-bench-again 7200
 	@/usr/bin/python3 $(REPO)/bench/report.py $(REPO)/bench/results \
 		$(BUILD)/vm-bench/results.log $(BUILD)/vm-bench-nocowpte/results.log \
 		$(BUILD)/vm-bench-again/results.log
+
+# Soak: make check's tests SOAK_RUNS times on a KASAN kernel (built with
+# clang, see vm/kasan.config), cow_pte_stress over SOAK_SEEDS seeds, and
+# the tests once more on a lockdep kernel (vm/lockdep.config), judged by its
+# kernel log; every failure with what reproduces it.  Not part of make
+# check.
+SOAK_RUNS ?= 3
+SOAK_SEEDS ?= 100
+KOUT_KASAN := $(BUILD)/kernel-kasan
+KMAKE_LLVM = $(KMAKE) LLVM=-14
+kernel-kasan: tree
+	$(call configure,$(KOUT_KASAN),$(V)/debug.config $(V)/kasan.config $(V)/cow_pte_on.config \
+		$(V)/cow_pte_kunit.config,$(V)/required-debug.config $(V)/required-kasan.config \
+		$(V)/cow_pte_on.config $(V)/cow_pte_kunit.config,$(KMAKE_LLVM))
+	@$(STAGE) "building the kernel ($(KOUT_KASAN), clang)" $(KMAKE_LLVM) O=$(KOUT_KASAN) bzImage
+
+KOUT_LOCKDEP := $(BUILD)/kernel-lockdep
+kernel-lockdep: tree
+	$(call configure,$(KOUT_LOCKDEP),$(V)/debug.config $(V)/lockdep.config $(V)/cow_pte_on.config \
+		$(V)/cow_pte_kunit.config,$(V)/required-debug.config $(V)/required-lockdep.config \
+		$(V)/cow_pte_on.config $(V)/cow_pte_kunit.config)
+	@$(STAGE) "building the kernel ($(KOUT_LOCKDEP))" $(KMAKE) O=$(KOUT_LOCKDEP) bzImage
+
+soak: initramfs kernel-kasan kernel-lockdep
+	@for t in $(TESTS); do [ -f tests/cases/$$t ] || { \
+		echo "soak: no test named '$$t' (see tests/cases/)" >&2; exit 1; }; done
+	@VM_TIMEOUT=$(VM_TIMEOUT) VM_NUMA=$(VM_NUMA) $(REPO)/scripts/soak.sh $(BUILD) \
+		$(SOAK_RUNS) $(SOAK_SEEDS) $(TESTS)
 
 vm: initramfs
 	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }
@@ -147,7 +199,8 @@ rustfmt: tree
 	@$(KMAKE) rustfmtcheck
 
 clean:
-	rm -rf $(KOUT) $(KOUT_OFF) $(PROGS) $(BUILD)/vm-* $(BUILD)/*.cpio*
+	rm -rf $(KOUT) $(KOUT_OFF) $(KOUT_BENCH) $(KOUT_BENCH_OFF) $(KOUT_KASAN) \
+		$(KOUT_LOCKDEP) $(PROGS) $(BUILD)/vm-* $(BUILD)/*.cpio*
 
 distclean:
 	rm -rf $(BUILD)

@@ -51,3 +51,10 @@ for c in "$repo"/tests/progs/*.c; do
 			-o "$out/bin/$name" "$c" -lpthread
 	fi
 done
+
+# Programs the VM runs from the host's file system (vm/host-run) rather
+# than from the initramfs: the AFL++ benchmark target, built with afl-cc
+# as fuzzing targets are (make bench).
+if [ ! "$out/afl_target" -nt "$repo/bench/programs/afl_target.c" ]; then
+	AFL_QUIET=1 afl-cc -O2 -w -o "$out/afl_target" "$repo/bench/programs/afl_target.c"
+fi

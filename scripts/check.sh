@@ -4,6 +4,10 @@
 # CONFIG_COW_PTE (a second boot).  Ends with "N passed, N failed".
 #
 #   scripts/check.sh BUILD TEST...
+#
+# For make soak: CHECK_KERNEL (a kernel build directory instead of
+# BUILD/kernel), CHECK_OUT (instead of BUILD/vm-check), CHECK_NOCOWPTE=no
+# (no second boot), CHECK_ONLY_DMESG=yes (judge the kernel log only).
 set -uo pipefail
 build=$1
 shift
@@ -27,12 +31,19 @@ boot() { # boot KERNEL_DIR OUTDIR APPEND TEST...
 }
 
 args=()
+kernel=${CHECK_KERNEL:-$build/kernel}
+out=${CHECK_OUT:-$build/vm-check}
+[ "${CHECK_NOCOWPTE:-yes}" = no ] && off=()
 if [ ${#on[@]} -gt 0 ]; then
 	# An invalid cow_pte= between two valid ones: tests/cases/
 	# cow_pte_bootparam checks it was rejected and the mode kept.
-	boot "$build/kernel" "$build/vm-check" \
+	boot "$kernel" "$out" \
 		"cow_pte=disabled cow_pte=bogus cow_pte=opt-in" "${on[@]}"
-	args+=("$build/vm-check" "${on[@]}")
+	if [ "${CHECK_ONLY_DMESG:-no}" = yes ]; then
+		args+=("$out")
+	else
+		args+=("$out" "${on[@]}")
+	fi
 fi
 if [ ${#off[@]} -gt 0 ]; then
 	boot "$build/kernel-nocowpte" "$build/vm-check-nocowpte" "" "${off[@]}"

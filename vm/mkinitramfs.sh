@@ -20,10 +20,13 @@ for app in $(/bin/busybox --list); do
 	[ -e "$stage/bin/$app" ] || ln -s busybox "$stage/bin/$app"
 done
 install -m 755 "$repo/vm/init" "$stage/init"
+install -m 755 "$repo/vm/host-run" "$stage/usr/bin/host-run"
 cp -a "$bindir"/. "$stage/tests/bin/"
 cp -a "$repo"/tests/cases/. "$repo"/bench/cases/. "$stage/tests/cases/"
-cp "$repo/tests/lib.sh" "$stage/tests/lib.sh"
+cp "$repo/tests/lib.sh" "$repo/tests/redis.sh" "$stage/tests/"
 cp -a "$repo/tests/mm" "$stage/tests/"
+# Where the host keeps what tests and benchmarks run through vm/host-run.
+printf 'REPO=%s\nPROGS=%s\n' "$repo" "$(cd "$bindir/.." && pwd)" > "$stage/etc/cowpte/host"
 echo "root:x:0:0:root:/root:/bin/sh" > "$stage/etc/passwd"
 echo "root:x:0:" > "$stage/etc/group"
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 > "$out.tmp"

@@ -9,7 +9,8 @@
 # kernel panic (panic text printed).  Environment: VM_MEM (default 8G),
 # VM_SMP (2), VM_NUMA (1; 2 splits memory and CPUs into two NUMA nodes),
 # VM_APPEND (extra kernel command line), VM_ACCEL (tcg/kvm, else probed once
-# and cached in OUTDIR/../accel).
+# and cached in OUTDIR/../accel).  The host's root file system is exported
+# read-only over 9p (mounted at /host in the guest, see vm/host-run).
 set -uo pipefail
 kernel=$1
 base=$2
@@ -64,6 +65,7 @@ qemu() {
 		-kernel "$kernel" -initrd "$initrd" -append "$cmdline $*" \
 		-nographic -no-reboot -monitor none \
 		-serial "file:$con" -serial "file:$res" \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-nic none > /dev/null 2>&1
 }
 
