@@ -17,6 +17,8 @@ import sys
 # bound, param it applies to or None for every param)), in table order.
 BENCHES = {
     'fork_latency': ('seed 002 fork latency per GB', [('<=', 1 / 50, '4GB')]),
+    'fork_latency_writes': ('same, a write in every table between forks',
+                            [('<=', 1 / 100, '1GB'), ('<=', 1 / 200, '4GB')]),
     'forkserver:forkserver_forks_per_s': ('fork-server loop, forks/s', [('>=', 10, None)]),
     'writepass_child:writepass_total_ms': ('fork + child writes every page', [('<=', 1.15, None)]),
     'writepass_child:writepass_fork_ms': ('  of which fork', []),
@@ -114,7 +116,7 @@ def main():
              '|---|---|---:|---:|---:|---|']
     def table_rows(benches):
         for bench, (what, targets) in benches.items():
-            params = sorted((p for b, p in values if b == bench), key=param_key)
+            params = sorted({p for b, p in values if b == bench}, key=param_key)
             for param in params:
                 modes = values[(bench, param)]
                 if 'off' not in modes or 'on' not in modes:
