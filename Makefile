@@ -5,7 +5,8 @@
 #   make check T=NAME     one test (a file in tests/cases/)
 #   make bench            benchmarks, COW PTE off vs on; results in bench/results/
 #   make soak             make check's tests repeated on a KASAN kernel, stress seeds
-#   make vm CMD='...' [EXTRA='file...']   run a command in the VM
+#   make profile          perf profile of fork, every table changed since the last fork
+#   make vm CMD='...' [EXTRA='file...'] [KERNEL=nocowpte]   run a command in the VM
 #   make help             everything else
 #
 # The kernel is Debian's linux-source-6.12 (pinned below) plus patches/ and
@@ -50,11 +51,11 @@ TESTS = $(if $(T),$(T),$(ALL_TESTS))
 
 .PHONY: help deps tree config kernel kernel-off kernel-bench kernel-kasan \
 	kernel-lockdep progs \
-	initramfs run check soak bench vm export-patches reset-tree checkpatch rustfmt \
+	initramfs run check soak bench profile vm export-patches reset-tree checkpatch rustfmt \
 	clean distclean
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: deps tree kernel kernel-off kernel-bench kernel-kasan"
 	@echo "  kernel-lockdep progs initramfs"
 	@echo "  export-patches reset-tree checkpatch rustfmt clean distclean"
@@ -146,6 +147,18 @@ bench: initramfs kernel-bench
 		$(BUILD)/vm-bench/results.log $(BUILD)/vm-bench-nocowpte/results.log \
 		$(BUILD)/vm-bench-again/results.log
 
+# Where a fork's time goes: perf in the guest (the host's linux-perf), COW
+# PTE on and off, fork_latency's writes mode at PROFILE_GB, on the
+# benchmark kernel.
+PROFILE_GB ?= 4
+profile: initramfs kernel-bench
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-profile.cpio cmd 'sh /extra/profile-fork.sh $(PROFILE_GB)' \
+		$(REPO)/bench/profile-fork.sh
+	@VM_MEM=12G VM_NUMA=1 $(STAGE) "profiling fork in the VM" $(REPO)/vm/run.sh \
+		$(KOUT_BENCH)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+		$(BUILD)/run-profile.cpio $(BUILD)/vm-profile 3600
+	@$(REPO)/vm/show.sh $(BUILD)/vm-profile cmd
+
 # Soak: make check's tests SOAK_RUNS times on a KASAN kernel (built with
 # clang, see vm/kasan.config), cow_pte_stress over SOAK_SEEDS seeds, and
 # the tests once more on a lockdep kernel (vm/lockdep.config), judged by its
@@ -174,10 +187,15 @@ soak: initramfs kernel-kasan kernel-lockdep
 	@VM_TIMEOUT=$(VM_TIMEOUT) VM_NUMA=$(VM_NUMA) $(REPO)/scripts/soak.sh $(BUILD) \
 		$(SOAK_RUNS) $(SOAK_SEEDS) $(TESTS)
 
-vm: initramfs
-	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...']" >&2; exit 1; }
+# KERNEL=nocowpte: the kernel without CONFIG_COW_PTE (the stock baseline).
+KERNEL ?= cowpte
+VM_KOUT = $(if $(filter nocowpte,$(KERNEL)),$(KOUT_OFF),$(KOUT))
+vm: initramfs $(if $(filter nocowpte,$(KERNEL)),kernel-off)
+	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...'] [KERNEL=nocowpte]" >&2; exit 1; }
+	@case "$(KERNEL)" in cowpte|nocowpte) ;; *) \
+		echo "vm: KERNEL must be cowpte (default) or nocowpte, not '$(KERNEL)'" >&2; exit 1;; esac
 	@$(REPO)/vm/mkrun.sh $(BUILD)/run-vm.cpio cmd "$$CMD" $(EXTRA)
-	@VM_NUMA=$(VM_NUMA) $(REPO)/vm/run.sh $(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
+	@VM_NUMA=$(VM_NUMA) $(REPO)/vm/run.sh $(VM_KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
 		$(BUILD)/run-vm.cpio $(BUILD)/vm-cmd $(VM_TIMEOUT)
 	@$(REPO)/vm/show.sh $(BUILD)/vm-cmd cmd
 

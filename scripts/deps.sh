@@ -2,7 +2,8 @@
 # Install what the build, the VM and the tests need, saying what it installs.
 # Debian packages by name (apt-get) and bindgen-cli from crates.io.  The
 # real programs the tests and benchmarks run in the VM (redis-server, afl++,
-# python3) are the host's own, reached over 9p (vm/host-run).
+# python3, and perf for make profile) are the host's own, reached over 9p
+# (vm/host-run).
 set -euo pipefail
 
 packages="linux-source-6.12 rustc-web rust-web-src libclang-14-dev
@@ -10,7 +11,7 @@ packages="linux-source-6.12 rustc-web rust-web-src libclang-14-dev
 	libssl-dev cpio ccache python3 python3-matplotlib xz-utils gcc make git
 	libnuma-dev libcap-dev
 	rustfmt-web
-	redis-server afl++ lld-14"
+	redis-server afl++ lld-14 linux-perf"
 bindgen_version=0.69.5
 
 missing=""

@@ -12,7 +12,8 @@ run must reproduce it exactly, test by test.  Without one, the test must
 exit 0 and every TAP result must be "pass" (or "skip" when the case says
 "# allow: skip").  The kernel log of the run is one more test: it must hold
 no BUG, WARNING, Bad rss-counter, Bad page, page_table_check report or
-KUnit failure.  Prints one line per test and ends with "N passed, N failed".
+KUnit failure.  Prints one line per test, with the seconds it ran in the
+guest, and ends with "N passed, N failed".
 """
 import os
 import re
@@ -58,6 +59,12 @@ def sections(text):
     if cur is not None:
         out[cur] = (lines, None)  # never finished
     return out
+
+
+def durations(text):
+    """Seconds each test ran in the guest: {name: secs}."""
+    return {m.group(1): int(m.group(2)) for m in
+            re.finditer(r'^@@@ END (\S+) rc=\d+ secs=(\d+)', text, re.M)}
 
 
 def tap_results(lines):
@@ -181,14 +188,16 @@ def main():
     passed = failed = 0
     for outdir, *tests in groups:
         label = f' [{os.path.basename(outdir)}]' if len(groups) > 1 else ''
-        secs = sections(read(os.path.join(outdir, 'results.log')))
+        log = read(os.path.join(outdir, 'results.log'))
+        secs, took = sections(log), durations(log)
         console = read(os.path.join(outdir, 'console.log'))
         for name in tests + ['dmesg']:
             if name == 'dmesg':
                 ok, msg = check_dmesg(secs, console)
             else:
                 ok, msg = check_test(name, secs)
-            print(f'{"PASS" if ok else "FAIL"} {name}{label}: {msg}')
+            when = f' ({took[name]} s)' if name in took else ''
+            print(f'{"PASS" if ok else "FAIL"} {name}{label}{when}: {msg}')
             passed, failed = passed + ok, failed + (not ok)
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
