@@ -183,8 +183,6 @@ static void *reader(void *arg)
 				answered++;
 			}
 		}
-		if (stop && answered == sent)
-			break;
 	}
 	return arg;
 }
@@ -234,7 +232,7 @@ int main(int argc, char **argv)
 	static char info[65536];
 	int64_t win[2 * MAX_ROUNDS];
 	pthread_t w, r;
-	int port, rounds, round, cfd;
+	int port, rounds, round, cfd, waited;
 	double quiet;
 	size_t first = 0;
 
@@ -299,10 +297,20 @@ int main(int argc, char **argv)
 	}
 	usleep(quiet * 1e6);
 	stop = true;
+	/*
+	 * The writer may be sleeping until the time of one more request: it
+	 * sends that one too.  Only then is @sent final; the reader runs until
+	 * the connection is shut down, so it counts every reply.
+	 */
 	pthread_join(w, NULL);
-	/* The replies still on their way. */
-	while (answered < sent)
+	for (waited = 0; answered < sent; waited++) {
+		if (waited == 6000) {
+			fprintf(stderr, "redis_bench: %zu of %zu replies missing after 60 s\n",
+				sent - answered, sent);
+			return 1;
+		}
 		usleep(10000);
+	}
 	shutdown(wfd, SHUT_RDWR);
 	pthread_join(r, NULL);
 	/* The first requests warm up the connection: leave out one second. */
