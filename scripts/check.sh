@@ -7,7 +7,8 @@
 #
 # For make soak: CHECK_KERNEL (a kernel build directory instead of
 # BUILD/kernel), CHECK_OUT (instead of BUILD/vm-check), CHECK_NOCOWPTE=no
-# (no second boot), CHECK_ONLY_DMESG=yes (judge the kernel log only).
+# (no second boot), CHECK_ONLY_DMESG=yes (judge the kernel log only),
+# CHECK_APPEND (more kernel command line, as cowpte.time_scale=).
 set -uo pipefail
 build=$1
 shift
@@ -38,7 +39,7 @@ if [ ${#on[@]} -gt 0 ]; then
 	# An invalid cow_pte= between two valid ones: tests/cases/
 	# cow_pte_bootparam checks it was rejected and the mode kept.
 	boot "$kernel" "$out" \
-		"cow_pte=disabled cow_pte=bogus cow_pte=opt-in" "${on[@]}"
+		"cow_pte=disabled cow_pte=bogus cow_pte=opt-in ${CHECK_APPEND:-}" "${on[@]}"
 	if [ "${CHECK_ONLY_DMESG:-no}" = yes ]; then
 		args+=("$out")
 	else

@@ -1,5 +1,13 @@
 # Shell helpers for tests/cases (sourced in the guest as /tests/lib.sh).
 
+# time_limit SECS: SECS times the boot's cowpte.time_scale= (1 unless
+# given): make soak's KASAN and lockdep kernels run the same tests several
+# times slower than make check's kernel (vm/lockdep.config).
+time_limit() {
+	scale=$(sed -n 's/.*cowpte\.time_scale=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+	echo $(($1 * ${scale:-1}))
+}
+
 # vmstat_cow_pte: the cow_pte_* lines of /proc/vmstat, "name value" each.
 vmstat_cow_pte() {
 	grep '^cow_pte_' /proc/vmstat
