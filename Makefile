@@ -6,7 +6,7 @@
 #   make bench            benchmarks, COW PTE off vs on; results in bench/results/
 #   make soak             make check's tests repeated on a KASAN kernel, stress seeds
 #   make profile          perf profile of fork, every table changed since the last fork
-#   make vm CMD='...' [EXTRA='file...'] [KERNEL=nocowpte]   run a command in the VM
+#   make vm CMD='...' [EXTRA='file...'] [KERNEL=nocowpte|bench]   run a command in the VM
 #   make help             everything else
 #
 # The kernel is Debian's linux-source-6.12 (pinned below) plus patches/ and
@@ -187,13 +187,14 @@ soak: initramfs kernel-kasan kernel-lockdep
 	@VM_TIMEOUT=$(VM_TIMEOUT) VM_NUMA=$(VM_NUMA) $(REPO)/scripts/soak.sh $(BUILD) \
 		$(SOAK_RUNS) $(SOAK_SEEDS) $(TESTS)
 
-# KERNEL=nocowpte: the kernel without CONFIG_COW_PTE (the stock baseline).
+# KERNEL=nocowpte: the kernel without CONFIG_COW_PTE (the stock baseline);
+# KERNEL=bench: the benchmark kernel (no debugging options).
 KERNEL ?= cowpte
-VM_KOUT = $(if $(filter nocowpte,$(KERNEL)),$(KOUT_OFF),$(KOUT))
-vm: initramfs $(if $(filter nocowpte,$(KERNEL)),kernel-off)
-	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...'] [KERNEL=nocowpte]" >&2; exit 1; }
-	@case "$(KERNEL)" in cowpte|nocowpte) ;; *) \
-		echo "vm: KERNEL must be cowpte (default) or nocowpte, not '$(KERNEL)'" >&2; exit 1;; esac
+VM_KOUT = $(if $(filter nocowpte,$(KERNEL)),$(KOUT_OFF),$(if $(filter bench,$(KERNEL)),$(KOUT_BENCH),$(KOUT)))
+vm: initramfs $(if $(filter nocowpte,$(KERNEL)),kernel-off) $(if $(filter bench,$(KERNEL)),kernel-bench)
+	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...'] [KERNEL=nocowpte|bench]" >&2; exit 1; }
+	@case "$(KERNEL)" in cowpte|nocowpte|bench) ;; *) \
+		echo "vm: KERNEL must be cowpte (default), nocowpte or bench, not '$(KERNEL)'" >&2; exit 1;; esac
 	@$(REPO)/vm/mkrun.sh $(BUILD)/run-vm.cpio cmd "$$CMD" $(EXTRA)
 	@VM_NUMA=$(VM_NUMA) $(REPO)/vm/run.sh $(VM_KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
 		$(BUILD)/run-vm.cpio $(BUILD)/vm-cmd $(VM_TIMEOUT)

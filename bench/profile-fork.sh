@@ -1,25 +1,27 @@
 # Where a fork's time goes (make profile): perf (the host's linux-perf,
-# through host-run) samples fork_latency's "writes" mode, in which every
-# PTE table changed since the last fork, with COW PTE on and then off.  Of
-# the samples taken inside fork (kernel_clone), it prints the share of
-# each function, callees included, and the fork time per GB.
+# through host-run) samples, with COW PTE on and then off:
+# - fork_latency's "writes" mode, in which every PTE table changed since
+#   the previous fork;
+# - Redis (Debian's redis-server) with 1M 1000-byte keys while a client
+#   overwrites random keys and 5 BGSAVEs fork it (tests/progs/redis_bench).
+# Of the samples taken inside fork (kernel_clone), it prints the share of
+# each function, callees included, and its own.
 #
 #   sh profile-fork.sh [SIZE_GB] [NPROC]
 . /etc/cowpte/host
+. /tests/lib.sh
+. /tests/redis.sh
 gb=${1:-4}
 nproc=${2:-16}
 [ -x /host/usr/bin/perf ] ||
 	{ echo "profile: the host has no perf (apt-get install linux-perf)"; exit 1; }
 echo 0 > /proc/sys/kernel/kptr_restrict
 echo -1 > /proc/sys/kernel/perf_event_paranoid
-for mode in on off; do
-	pre=""
-	[ $mode = on ] && pre="cowpte run"
-	echo "== COW PTE $mode: fork_latency $gb $nproc writes"
-	$pre host-run perf record -q -e cpu-clock -F 10000 -g -o /tmp/perf-$mode.data -- \
-		"$PROGS/bin/fork_latency" "$gb" "$nproc" writes 2> /dev/null || exit 1
-	# One sample: a header line, one line per frame, a blank line.
-	host-run perf script -i /tmp/perf-$mode.data -F ip,sym 2> /dev/null | awk '
+
+# fork_shares DATA: the functions of the samples inside kernel_clone.  A
+# sample is a header line, one line per frame, a blank line.
+fork_shares() {
+	host-run perf script -i "$1" -F ip,sym 2> /dev/null | awk '
 	function flush(   s) {
 		if (in_fork) {
 			fork++
@@ -43,4 +45,31 @@ for mode in on off; do
 			if (incl[s] * 100 >= fork * 0.8)
 				printf "%6.1f%% %6.1f%%  %s\n", incl[s] * 100 / fork, self[s] * 100 / fork, s
 	}' | { IFS= read -r header; echo "$header"; sort -rn | head -40; }
+}
+
+for mode in on off; do
+	pre=""
+	[ $mode = on ] && pre="cowpte run"
+	echo "== COW PTE $mode: fork_latency $gb $nproc writes"
+	$pre host-run perf record -q -e cpu-clock -F 10000 -g -o /tmp/perf-$mode.data -- \
+		"$PROGS/bin/fork_latency" "$gb" "$nproc" writes 2> /dev/null || exit 1
+	fork_shares /tmp/perf-$mode.data
+done
+
+echo never > /sys/kernel/mm/transparent_hugepage/enabled
+for mode in on off; do
+	echo "== COW PTE $mode: Redis, 1M keys of 1000 bytes, 5 BGSAVEs under writes"
+	redis_start 6379 /tmp/redis-profile $mode || exit 1
+	rcli 6379 DEBUG POPULATE 1000000 key 1000 > /dev/null
+	pid=$(redis_info 6379 process_id)
+	host-run perf record -q -e cpu-clock -F 10000 -g -p "$pid" \
+		-o /tmp/perf-redis-$mode.data 2> /dev/null &
+	perf=$!
+	sleep 2
+	redis_bench 6379 5 200 1000000 2 | grep '^RESULT fork'
+	kill -INT $perf
+	wait $perf
+	redis_stop 6379
+	rm -rf /tmp/redis-profile
+	fork_shares /tmp/perf-redis-$mode.data
 done

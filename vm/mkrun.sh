@@ -27,4 +27,6 @@ cmd)
 	exit 1
 	;;
 esac
+# Benchmark settings given to make (BENCH_*=...), for the cases to source.
+env | grep '^BENCH_[A-Z0-9_]*=' | sed "s/^\([^=]*\)=\(.*\)$/\1='\2'/" > "$stage/etc/cowpte/bench.env" || true
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) > "$out"
