@@ -236,19 +236,6 @@ static const char *proc_path(pid_t pid, const char *file)
 	return path;
 }
 
-static long read_long(const char *path)
-{
-	char buf[32] = "";
-	int fd = open(path, O_RDONLY);
-
-	if (fd >= 0) {
-		if (read(fd, buf, sizeof(buf) - 1) < 0)
-			buf[0] = '\0';
-		close(fd);
-	}
-	return strtol(buf, NULL, 10);
-}
-
 /*
  * Make per-CPU state visible: drain every CPU's LRU and mlock folio
  * batches (move_pages() of no page calls lru_cache_disable(), which
@@ -611,6 +598,13 @@ static void show(int who, struct peer *p, unsigned int what)
 	}
 }
 
+/* Observations of the child @child, then of the caller, its parent. */
+static void show_both(struct peer *child, unsigned int what)
+{
+	show(CHILD, child, what);
+	show(PARENT, NULL, what);
+}
+
 static int set_content_size(long size)
 {
 	content_size = size;
@@ -656,6 +650,15 @@ static char *map_region(size_t size, int fd)
 	rsize = size;
 	content_size = size;
 	return p;
+}
+
+/* An anonymous region of @size bytes at the case's address, generation 1. */
+static bool filled_region(size_t size)
+{
+	if (!map_region(size, -1))
+		return false;
+	fill(rmem, rsize, 1, 0);
+	return true;
 }
 
 /* A memfd of @size bytes holding generation @gen. */
@@ -724,6 +727,24 @@ static void prepare_anon_vma(void)
 static int write_first_half(long gen)
 {
 	fill(rmem, rsize / 2, gen, 0);
+	return 0;
+}
+
+/* Fork @child and say so. */
+static int fork_child(struct peer *child)
+{
+	if (peer_start(child))
+		return -1;
+	say("-- after fork");
+	return 0;
+}
+
+/* Let @child write generation 2 over the first half, and say so. */
+static int child_writes_first_half(struct peer *child)
+{
+	if (peer_call(child, write_first_half, 2))
+		return -1;
+	say("-- after the child wrote the first half");
 	return 0;
 }
 
@@ -824,18 +845,15 @@ static int case_mlock_parent_unmap(void)
 {
 	struct peer child;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	if (mlock(rmem, rsize))
 		return bad("mlock: %s", strerror(errno));
 	show_mlocked("after mlock");
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
 	show_mlocked("system");
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_STATUS);
-	show(CHILD, &child, SHOW_SMAPS | SHOW_STATUS);
+	show_both(&child, SHOW_SMAPS | SHOW_STATUS);
 	munmap(rmem, rsize);
 	say("-- after the parent's munmap");
 	show_mlocked("system");
@@ -862,16 +880,14 @@ static int case_mlock_child_readonly(void)
 {
 	struct peer child;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	if (mprotect(rmem, rsize, PROT_READ))
 		return bad("mprotect: %s", strerror(errno));
 	if (peer_start(&child) || peer_call(&child, child_mlocks, 0))
 		return -1;
 	say("-- after the child's mlock");
-	show(CHILD, &child, SHOW_SMAPS | SHOW_STATUS);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_STATUS);
+	show_both(&child, SHOW_SMAPS | SHOW_STATUS);
 	show_mlocked("system");
 	if (peer_stop(&child))
 		return -1;
@@ -1012,14 +1028,12 @@ static int ksm_zero_scenario(void)
 	say("-- after KSM merged the region into the zero page");
 	show_ksm("system");
 	show_ksm_stat(PARENT, getpid());
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
 	show_ksm("system");
 	show_ksm_stat(PARENT, getpid());
 	show_ksm_stat(CHILD, child.pid);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
-	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
+	show_both(&child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
 	munmap(rmem, rsize);
 	say("-- after the parent's munmap");
 	show_ksm("system");
@@ -1033,7 +1047,8 @@ static int ksm_zero_scenario(void)
 	return 0;
 }
 
-static int case_ksm_zero(void)
+/* Run @scenario with KSM's settings restored afterwards, whatever it set. */
+static int with_ksm_settings_restored(int (*scenario)(void))
 {
 	long saved[ARRAY_SIZE(ksm_settings)];
 	unsigned int i;
@@ -1043,12 +1058,17 @@ static int case_ksm_zero(void)
 		return bad("no KSM (" KSM_DIR "use_zero_pages)");
 	for (i = 0; i < ARRAY_SIZE(ksm_settings); i++)
 		saved[i] = ksm_value(ksm_settings[i]);
-	ret = ksm_zero_scenario();
+	ret = scenario();
 	/* Stop first: the other settings can only change while stopped. */
 	ksm_set("run", 0);
 	for (i = ARRAY_SIZE(ksm_settings); i > 0; i--)
 		ksm_set(ksm_settings[i - 1], saved[i - 1]);
 	return ret;
+}
+
+static int case_ksm_zero(void)
+{
+	return with_ksm_settings_restored(ksm_zero_scenario);
 }
 
 /*
@@ -1098,14 +1118,12 @@ static int ksm_families_scenario(void)
 		return -1;
 	say("-- after the runner forked");
 	show(OTHER, &other, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA | SHOW_KPAGECOUNT);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA);
-	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA);
+	show_both(&child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_NUMA);
 	if (peer_call(&child, write_first_half, 6))
 		return -1;
 	say("-- after the child wrote half");
 	show(OTHER, &other, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_KPAGECOUNT);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP);
-	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP);
+	show_both(&child, SHOW_SMAPS | SHOW_PAGEMAP);
 	if (peer_stop(&child) || peer_stop(&other))
 		return -1;
 	return 0;
@@ -1113,19 +1131,7 @@ static int ksm_families_scenario(void)
 
 static int case_ksm_families(void)
 {
-	long saved[ARRAY_SIZE(ksm_settings)];
-	unsigned int i;
-	int ret;
-
-	if (access(KSM_DIR "use_zero_pages", W_OK))
-		return bad("no KSM (" KSM_DIR "use_zero_pages)");
-	for (i = 0; i < ARRAY_SIZE(ksm_settings); i++)
-		saved[i] = ksm_value(ksm_settings[i]);
-	ret = ksm_families_scenario();
-	ksm_set("run", 0);
-	for (i = ARRAY_SIZE(ksm_settings); i > 0; i--)
-		ksm_set(ksm_settings[i - 1], saved[i - 1]);
-	return ret;
+	return with_ksm_settings_restored(ksm_families_scenario);
 }
 
 /* 5. A short-term read-only pin in the child (gup_test PIN_BASIC_TEST). */
@@ -1236,8 +1242,7 @@ static int case_gup_pin_zero(void)
 	if (peer_start(&child) || peer_call(&child, child_pins_unchecked, 0))
 		return -1;
 	say("-- after the child's read-only pin");
-	show(CHILD, &child, SHOW_STATUS | SHOW_SMAPS | SHOW_PAGEMAP);
-	show(PARENT, NULL, SHOW_STATUS | SHOW_SMAPS | SHOW_PAGEMAP);
+	show_both(&child, SHOW_STATUS | SHOW_SMAPS | SHOW_PAGEMAP);
 	say("child: %zu pages map the zero page", count_pfn(child.pid, zero_pfn));
 	say("parent: %zu pages map the zero page", count_pfn(getpid(), zero_pfn));
 	contents(CHILD, &child);
@@ -1323,14 +1328,12 @@ static int case_move_pages(void)
 	say_move_status("-- parent move_pages(MPOL_MF_MOVE) to node 1", ret, errno);
 	peer_call(&child, show_nodes, CHILD);
 	show_nodes(PARENT);
-	show(CHILD, &child, SHOW_NUMA);
-	show(PARENT, NULL, SHOW_NUMA);
+	show_both(&child, SHOW_NUMA);
 	ret = move_region(move_nodes, MPOL_MF_MOVE_ALL);
 	say_move_status("-- parent move_pages(MPOL_MF_MOVE_ALL) to node 1", ret, errno);
 	peer_call(&child, show_nodes, CHILD);
 	show_nodes(PARENT);
-	show(CHILD, &child, SHOW_NUMA);
-	show(PARENT, NULL, SHOW_NUMA);
+	show_both(&child, SHOW_NUMA);
 	return peer_stop(&child);
 }
 
@@ -1339,25 +1342,19 @@ static int case_smaps_fork(void)
 {
 	struct peer child;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
-	show(CHILD, &child, SHOW_ALL | SHOW_ROLLUP);
-	show(PARENT, NULL, SHOW_ALL | SHOW_ROLLUP);
+	show_both(&child, SHOW_ALL | SHOW_ROLLUP);
 	show_same_pfns(PARENT, getpid(), CHILD, child.pid);
-	if (peer_call(&child, write_first_half, 2))
+	if (child_writes_first_half(&child))
 		return -1;
-	say("-- after the child wrote the first half");
-	show(CHILD, &child, SHOW_ALL | SHOW_ROLLUP);
-	show(PARENT, NULL, SHOW_ALL | SHOW_ROLLUP);
+	show_both(&child, SHOW_ALL | SHOW_ROLLUP);
 	show_same_pfns(PARENT, getpid(), CHILD, child.pid);
 	write_pages(rsize / 2, rsize, PMD_SIZE, 3);
 	say("-- after the parent wrote one page in each 2 MiB of the second half");
-	show(CHILD, &child, SHOW_ALL | SHOW_ROLLUP);
-	show(PARENT, NULL, SHOW_ALL | SHOW_ROLLUP);
+	show_both(&child, SHOW_ALL | SHOW_ROLLUP);
 	show_same_pfns(PARENT, getpid(), CHILD, child.pid);
 	return peer_stop(&child);
 }
@@ -1367,9 +1364,8 @@ static int case_smaps_three(void)
 {
 	struct peer a, b;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	if (peer_start(&a) || peer_start(&b))
 		return -1;
 	say("-- after two forks");
@@ -1413,9 +1409,8 @@ static int case_smaps_swap(void)
 	struct peer child;
 	int tries;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	for (tries = 0; tries < 30; tries++) {
 		drain_all();
 		if (madvise(rmem, rsize / 2, MADV_PAGEOUT))
@@ -1428,16 +1423,13 @@ static int case_smaps_swap(void)
 		return bad("only %zu of %zu pages went to swap after 30 MADV_PAGEOUT (swap on?)",
 			   swapped_pages(), rsize / 2 / PAGE);
 	say("parent: VmSwap %ld kB", proc_value("/proc/self/status", "VmSwap", ':'));
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
-	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
+	show_both(&child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
 	if (peer_call(&child, child_reads_page, 0))
 		return -1;
 	say("-- after the child read one swapped-out page");
-	show(CHILD, &child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
+	show_both(&child, SHOW_SMAPS | SHOW_PAGEMAP | SHOW_STATUS);
 	return peer_stop(&child);
 }
 
@@ -1451,11 +1443,9 @@ static int case_smaps_file(void)
 		return -1;
 	read_all();
 	write_pages(0, rsize, 4 * PAGE, 2);
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
-	show(CHILD, &child, SHOW_ALL | SHOW_ROLLUP);
-	show(PARENT, NULL, SHOW_ALL | SHOW_ROLLUP);
+	show_both(&child, SHOW_ALL | SHOW_ROLLUP);
 	show_same_pfns(PARENT, getpid(), CHILD, child.pid);
 	contents(CHILD, &child);
 	close(fd);
@@ -1479,9 +1469,8 @@ static int case_redis_cow(void)
 {
 	struct peer child;
 
-	if (!map_region(64 * MIB, -1))
+	if (!filled_region(64 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	if (peer_start(&child))
 		return -1;
 	write_pages(0, rsize, 10 * PAGE, 2);
@@ -1489,8 +1478,7 @@ static int case_redis_cow(void)
 	if (peer_call(&child, report_private_dirty, CHILD))
 		return -1;
 	report_private_dirty(PARENT);
-	show(CHILD, &child, SHOW_SMAPS | SHOW_STATUS);
-	show(PARENT, NULL, SHOW_SMAPS | SHOW_STATUS);
+	show_both(&child, SHOW_SMAPS | SHOW_STATUS);
 	return peer_stop(&child);
 }
 
@@ -1499,19 +1487,14 @@ static int case_kpagecount(void)
 {
 	struct peer child;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
-	show(PARENT, NULL, SHOW_KPAGECOUNT | SHOW_PAGEMAP);
-	show(CHILD, &child, SHOW_KPAGECOUNT | SHOW_PAGEMAP);
-	if (peer_call(&child, write_first_half, 2))
+	show_both(&child, SHOW_KPAGECOUNT | SHOW_PAGEMAP);
+	if (child_writes_first_half(&child))
 		return -1;
-	say("-- after the child wrote the first half");
-	show(PARENT, NULL, SHOW_KPAGECOUNT | SHOW_PAGEMAP);
-	show(CHILD, &child, SHOW_KPAGECOUNT | SHOW_PAGEMAP);
+	show_both(&child, SHOW_KPAGECOUNT | SHOW_PAGEMAP);
 	show_same_pfns(PARENT, getpid(), CHILD, child.pid);
 	return peer_stop(&child);
 }
@@ -1527,29 +1510,24 @@ static int case_punch_hole(void)
 		return -1;
 	read_all();
 	write_pages(0, rsize, 4 * PAGE, 2);
-	if (peer_start(&child))
+	if (fork_child(&child))
 		return -1;
-	say("-- after fork");
-	show(CHILD, &child, what);
-	show(PARENT, NULL, what);
+	show_both(&child, what);
 	contents(CHILD, &child);
 	contents(PARENT, NULL);
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      7 * MIB / 2, MIB))
 		return bad("fallocate(PUNCH_HOLE): %s", strerror(errno));
 	say("-- after the parent punched a hole in [3.5 MiB, 4.5 MiB) of the file");
-	show(CHILD, &child, what);
-	show(PARENT, NULL, what);
+	show_both(&child, what);
 	contents(CHILD, &child);
 	contents(PARENT, NULL);
-	show(CHILD, &child, SHOW_STATUS);
-	show(PARENT, NULL, SHOW_STATUS);
+	show_both(&child, SHOW_STATUS);
 	if (ftruncate(fd, 5 * MIB))
 		return bad("ftruncate: %s", strerror(errno));
 	content_size = 5 * MIB;
 	say("-- after the parent truncated the file to 5 MiB");
-	show(CHILD, &child, what);
-	show(PARENT, NULL, what);
+	show_both(&child, what);
 	contents(CHILD, &child);
 	contents(PARENT, NULL);
 	close(fd);
@@ -1570,9 +1548,8 @@ static int case_uffd_wp_unmap(void)
 	struct peer child;
 	int uffd;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	if (peer_start(&child))
 		return -1;
 	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -1599,9 +1576,8 @@ static int case_young_parent(void)
 {
 	struct peer child;
 
-	if (!map_region(8 * MIB, -1))
+	if (!filled_region(8 * MIB))
 		return -1;
-	fill(rmem, rsize, 1, 0);
 	say("-- before fork");
 	show(PARENT, NULL, SHOW_SMAPS | SHOW_REFERENCED);
 	if (peer_start(&child))

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../kselftest.h"
@@ -85,7 +86,16 @@ static inline int write_file(const char *path, const char *val)
 	return ret;
 }
 
-static inline unsigned long read_ulong(const char *path)
+/* Seconds since some fixed point. */
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline long read_long(const char *path)
 {
 	char buf[32] = "";
 	int fd = open(path, O_RDONLY);
@@ -95,7 +105,7 @@ static inline unsigned long read_ulong(const char *path)
 			buf[0] = '\0';
 		close(fd);
 	}
-	return strtoul(buf, NULL, 10);
+	return strtol(buf, NULL, 10);
 }
 
 static inline int wait_child(pid_t pid)
