@@ -28,7 +28,10 @@ EXTRA     ?=
 # CMD goes to the guest as written: no make expansion of $? or $(...).
 override CMD := $(value CMD)
 export CMD
-VM_TIMEOUT ?= 2400
+# A bound on one boot of the test VM, for a hung kernel: make check's first
+# boot took 12 min on an idle host, 30 min while the host also ran
+# stress-ng --cpu 1 and another guest.
+VM_TIMEOUT ?= 3600
 # The test VMs have two NUMA nodes, for the page migration tests; make run
 # and make bench keep the single node their earlier results were taken on.
 VM_NUMA ?= 2

@@ -13,7 +13,7 @@ set -uo pipefail
 build=$1
 shift
 repo=$(cd "$(dirname "$0")/.." && pwd)
-timeout=${VM_TIMEOUT:-2400}
+timeout=${VM_TIMEOUT:-3600}
 
 on=() off=()
 for t in "$@"; do

@@ -22,7 +22,7 @@ pass=0 fail=0
 summary=()
 scale=${SOAK_TIME_SCALE:-4}
 export CHECK_APPEND="cowpte.time_scale=$scale"
-export VM_TIMEOUT=$((${VM_TIMEOUT:-2400} * scale))
+export VM_TIMEOUT=$((${VM_TIMEOUT:-3600} * scale))
 
 count() { # count LOG: add the "N passed, N failed" of a check.py run
 	local p f
