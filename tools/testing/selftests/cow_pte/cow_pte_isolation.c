@@ -339,8 +339,7 @@ static int test_swap(void)
 static int test_ksm(void)
 {
 	char *mem = map_aligned(REGION, MAP_ANONYMOUS, -1);
-	long sharing = 0;
-	double start;
+	long merged = REGION / PAGE / 2 + 1, sharing;
 	size_t off;
 	int ret;
 
@@ -356,16 +355,9 @@ static int test_ksm(void)
 	    write_file("/sys/kernel/mm/ksm/run", "1"))
 		return SKIP;
 	/* ksmd merges at its own pace: wait for it, bounded for a busy host. */
-	start = now();
-	while (now() - start < KSM_WAIT_SECS) {
-		sharing = read_long("/sys/kernel/mm/ksm/pages_sharing");
-		if (sharing > (long)(REGION / PAGE / 2))
-			break;
-		usleep(100000);
-	}
-	if (failed(sharing > (long)(REGION / PAGE / 2),
-		   "# ksmd merged %ld pages in %d s, not more than %lu\n",
-		   sharing, KSM_WAIT_SECS, REGION / PAGE / 2)) {
+	sharing = wait_for_value("/sys/kernel/mm/ksm/pages_sharing", merged, KSM_WAIT_SECS);
+	if (failed(sharing >= merged, "# ksmd merged %ld pages in %d s, not %ld\n",
+		   sharing, KSM_WAIT_SECS, merged)) {
 		write_file("/sys/kernel/mm/ksm/run", "2");
 		return FAIL;
 	}

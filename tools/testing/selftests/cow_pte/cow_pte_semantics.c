@@ -956,14 +956,10 @@ static void show_ksm_stat(int who, pid_t pid)
 /* Wait until @name has risen to at least @target; false on a timeout. */
 static bool ksm_wait(const char *name, long target)
 {
-	int tries;
+	char path[128];
 
-	for (tries = 0; tries < KSM_TIMEOUT * 10; tries++) {
-		if (ksm_value(name) >= target)
-			return true;
-		usleep(100000);
-	}
-	return false;
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	return wait_for_value(path, target, KSM_TIMEOUT) >= target;
 }
 
 /*

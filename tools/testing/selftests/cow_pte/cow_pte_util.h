@@ -108,6 +108,21 @@ static inline long read_long(const char *path)
 	return strtol(buf, NULL, 10);
 }
 
+/*
+ * Wait up to @secs for the number in @path to reach @target, polling every
+ * 100 ms (a kernel thread's progress: ksmd, khugepaged).  Returns the last
+ * value read.
+ */
+static inline long wait_for_value(const char *path, long target, int secs)
+{
+	double start = now();
+	long val;
+
+	while ((val = read_long(path)) < target && now() - start < secs)
+		usleep(100000);
+	return val;
+}
+
 static inline int wait_child(pid_t pid)
 {
 	int status;
