@@ -151,11 +151,15 @@ bench: initramfs kernel-bench
 		$(BUILD)/vm-bench-again/results.log
 
 # Where a fork's time goes: perf in the guest (the host's linux-perf), COW
-# PTE on and off, fork_latency's writes mode at PROFILE_GB, on the
-# benchmark kernel.
+# PTE on and off, PROFILE_FORKS forks of fork_latency's writes mode at
+# PROFILE_GB, on the benchmark kernel.  The guest's cpu-clock events come
+# at about 300 per second, so a fork of 10 ms gets about 3 samples: 100
+# forks give a few hundred with COW PTE on.
 PROFILE_GB ?= 4
+PROFILE_FORKS ?= 100
 profile: initramfs kernel-bench
-	@$(REPO)/vm/mkrun.sh $(BUILD)/run-profile.cpio cmd 'sh /extra/profile-fork.sh $(PROFILE_GB)' \
+	@$(REPO)/vm/mkrun.sh $(BUILD)/run-profile.cpio cmd \
+		'sh /extra/profile-fork.sh $(PROFILE_GB) $(PROFILE_FORKS)' \
 		$(REPO)/bench/profile-fork.sh
 	@VM_MEM=12G VM_NUMA=1 $(STAGE) "profiling fork in the VM" $(REPO)/vm/run.sh \
 		$(KOUT_BENCH)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
