@@ -108,9 +108,9 @@ def floor_lines(values):
         samples = values.get((bench, param), {}).get(mode)
         if not samples:
             return None
-        mean = statistics.mean(v for v, _ in samples)
-        unit = samples[0][1]
-        return mean * float(param[:-2]) if unit == 'us/GB' else mean * 1000
+        # Microseconds per unit: per GB of the size, or per millisecond.
+        scale = {'us/GB': float(param[:-2]), 'ms': 1000}.get(samples[0][1])
+        return statistics.mean(v for v, _ in samples) * scale if scale else None
 
     lines = ['', f'Bound: one fork of the seed program with one page of memory takes '
              f'{floor:.0f} us with COW PTE on; no way of dealing with page tables '
