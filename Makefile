@@ -169,8 +169,8 @@ profile: initramfs kernel-bench
 # Soak: make check's tests SOAK_RUNS times on a KASAN kernel (built with
 # clang, see vm/kasan.config), cow_pte_stress over SOAK_SEEDS seeds, and
 # the tests once more on a lockdep kernel (vm/lockdep.config), judged by its
-# kernel log; every failure with what reproduces it.  Not part of make
-# check.
+# kernel log; every failure with what reproduces it.  SOAK_JOBS boots at
+# once (default: the host's CPUs).  Not part of make check.
 SOAK_RUNS ?= 3
 SOAK_SEEDS ?= 100
 KOUT_KASAN := $(BUILD)/kernel-kasan
