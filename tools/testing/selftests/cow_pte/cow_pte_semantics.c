@@ -999,6 +999,7 @@ static int ksm_forget(long use_zero_pages)
 static int ksm_zero_scenario(void)
 {
 	struct peer child;
+	long scans;
 	size_t off;
 
 	if (ksm_forget(1))
@@ -1017,6 +1018,19 @@ static int ksm_zero_scenario(void)
 		return bad("timed out after %d s: ksm_zero_pages rose by %ld, not %zu",
 			   KSM_TIMEOUT, ksm_value("ksm_zero_pages") - base_ksm[0],
 			   rsize / PAGE);
+	}
+	/*
+	 * The pass that merged the pages left their rmap items, which count
+	 * in general_profit and ksm_process_profit; ksmd frees them the next
+	 * time it passes the region (a KSM zero page is not an anon page).
+	 * Whether that pass came before run=0 was up to the timing: wait for
+	 * two more full scans, so that it has come.
+	 */
+	scans = ksm_value("full_scans");
+	if (!ksm_wait("full_scans", scans + 2)) {
+		ksm_set("run", 0);
+		return bad("timed out after %d s waiting for two full KSM scans (full_scans %+ld)",
+			   KSM_TIMEOUT, ksm_value("full_scans") - scans);
 	}
 	/* No more merging: what follows is exact. */
 	if (ksm_set("run", 0))
