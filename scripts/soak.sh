@@ -129,19 +129,18 @@ finish_boot() { # finish_boot NAME: print its output, count its result
 	[ -n "$p" ] || summary+=("$b: the boot gave no result, see $log")
 }
 
-for b in "${boots[@]}"; do
-	while [ ${#pid_of[@]} -ge "$jobs" ]; do
-		wait -n -p done_pid "${!pid_of[@]}"
-		finish_boot "${pid_of[$done_pid]}"
-		unset "pid_of[$done_pid]"
-	done
-	start_boot "$b" "$@"
-done
-while [ ${#pid_of[@]} -gt 0 ]; do
+reap_boot() { # wait for one running boot to end, and finish it
+	local done_pid
 	wait -n -p done_pid "${!pid_of[@]}"
 	finish_boot "${pid_of[$done_pid]}"
 	unset "pid_of[$done_pid]"
+}
+
+for b in "${boots[@]}"; do
+	while [ ${#pid_of[@]} -ge "$jobs" ]; do reap_boot; done
+	start_boot "$b" "$@"
 done
+while [ ${#pid_of[@]} -gt 0 ]; do reap_boot; done
 
 if [ ${#summary[@]} -gt 0 ]; then
 	echo "Failures, and what reproduces them:"

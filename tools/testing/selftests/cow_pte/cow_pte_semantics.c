@@ -962,6 +962,15 @@ static bool ksm_wait(const char *name, long target)
 	return wait_for_value(path, target, KSM_TIMEOUT) >= target;
 }
 
+/* Wait until ksmd has completed two full scans since @start full_scans. */
+static int ksm_wait_two_scans(long start)
+{
+	if (!ksm_wait("full_scans", start + 2))
+		return bad("timed out after %d s waiting for two full KSM scans (full_scans %+ld)",
+			   KSM_TIMEOUT, ksm_value("full_scans") - start);
+	return 0;
+}
+
 /*
  * Let ksmd forget what earlier runs left (the rmap items of exited
  * processes count in pages_sharing and general_profit until a scan frees
@@ -984,11 +993,8 @@ static int ksm_forget(long use_zero_pages)
 	start = ksm_value("full_scans");
 	if (ksm_set("use_zero_pages", use_zero_pages) ||
 	    ksm_set("pages_to_scan", 10000) || ksm_set("sleep_millisecs", 10) ||
-	    ksm_set("run", 1))
+	    ksm_set("run", 1) || ksm_wait_two_scans(start))
 		return -1;
-	if (!ksm_wait("full_scans", start + 2))
-		return bad("timed out after %d s waiting for two full KSM scans (full_scans %+ld)",
-			   KSM_TIMEOUT, ksm_value("full_scans") - start);
 	if (ksm_set("run", 0))
 		return -1;
 	for (i = 0; i < ARRAY_SIZE(ksm_globals); i++)
@@ -999,7 +1005,6 @@ static int ksm_forget(long use_zero_pages)
 static int ksm_zero_scenario(void)
 {
 	struct peer child;
-	long scans;
 	size_t off;
 
 	if (ksm_forget(1))
@@ -1026,11 +1031,9 @@ static int ksm_zero_scenario(void)
 	 * Whether that pass came before run=0 was up to the timing: wait for
 	 * two more full scans, so that it has come.
 	 */
-	scans = ksm_value("full_scans");
-	if (!ksm_wait("full_scans", scans + 2)) {
+	if (ksm_wait_two_scans(ksm_value("full_scans"))) {
 		ksm_set("run", 0);
-		return bad("timed out after %d s waiting for two full KSM scans (full_scans %+ld)",
-			   KSM_TIMEOUT, ksm_value("full_scans") - scans);
+		return -1;
 	}
 	/* No more merging: what follows is exact. */
 	if (ksm_set("run", 0))
