@@ -1,7 +1,7 @@
 # COW PTE for Linux 6.12: the one entry point.
 #
 #   make run              build, boot, fork latency comparison + cow selftest
-#   make check            the test suite in one VM boot; ends "N passed, N failed"
+#   make check            the test suite (two VM boots); ends "N passed, N failed"
 #   make check T=NAME     one test (a file in tests/cases/)
 #   make bench            benchmarks, COW PTE off vs on; results in bench/results/
 #   make soak             make check's tests repeated on a KASAN kernel, stress seeds
@@ -29,7 +29,7 @@ EXTRA     ?=
 override CMD := $(value CMD)
 export CMD
 # A bound on one boot of the test VM, for a hung kernel: make check's first
-# boot took 12 min on an idle host, 30 min while the host also ran
+# boot took 8 to 12 min on an idle host, 30 min while the host also ran
 # stress-ng --cpu 1 and another guest.
 VM_TIMEOUT ?= 3600
 # The test VMs have two NUMA nodes, for the page migration tests; make run
@@ -59,7 +59,7 @@ TESTS = $(if $(T),$(T),$(ALL_TESTS))
 
 help:
 	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "Other targets: deps tree kernel kernel-off kernel-bench kernel-kasan"
+	@echo "Other targets: deps tree config kernel kernel-off kernel-bench kernel-kasan"
 	@echo "  kernel-lockdep progs initramfs"
 	@echo "  export-patches reset-tree checkpatch rustfmt clean distclean"
 

@@ -10,7 +10,7 @@ packages="linux-source-6.12 rustc-web rust-web-src libclang-14-dev
 	qemu-system-x86 busybox-static liburing-dev flex bison bc libelf-dev
 	libssl-dev cpio ccache python3 python3-matplotlib xz-utils gcc make git
 	libnuma-dev libcap-dev
-	rustfmt-web
+	cargo-web rustfmt-web
 	redis-server afl++ lld-14 linux-perf"
 bindgen_version=0.69.5
 
@@ -33,6 +33,6 @@ if ! "$bindgen" --version 2>/dev/null | grep -q "$bindgen_version"; then
 		echo "deps: error: cargo is needed to install bindgen-cli $bindgen_version" >&2
 		exit 1
 	}
-	echo "deps: installing bindgen-cli $bindgen_version (cargo install, ~3 min)"
+	echo "deps: installing bindgen-cli $bindgen_version (cargo install, a few minutes)"
 	cargo install --quiet --locked bindgen-cli --version "$bindgen_version"
 fi
