@@ -99,23 +99,22 @@ static int round_on(int cpu)
 }
 
 /*
- * MADV_PAGEOUT from each CPU in turn until the page is swapped out; back to
- * any CPU after.  Returns whether it was swapped out, -1 on an error.
+ * MADV_PAGEOUT from each CPU of @allowed in turn until the page is swapped
+ * out, then back to @allowed: what the cow selftest's fix does.  Returns
+ * whether it was swapped out, -1 on an error.
  */
-static int pageout_each_cpu(char *mem)
+static int pageout_each_cpu(char *mem, cpu_set_t *allowed)
 {
-	cpu_set_t all;
 	int cpu, out = 0;
 
-	for (cpu = 0; cpu < 2 && !out; cpu++) {
+	for (cpu = 0; cpu < CPU_SETSIZE && !out; cpu++) {
+		if (!CPU_ISSET(cpu, allowed))
+			continue;
 		if (run_on(cpu) || madvise(mem, PAGE, MADV_PAGEOUT))
 			return -1;
 		out = swapped(mem);
 	}
-	CPU_ZERO(&all);
-	CPU_SET(0, &all);
-	CPU_SET(1, &all);
-	if (sched_setaffinity(0, sizeof(all), &all))
+	if (sched_setaffinity(0, sizeof(*allowed), allowed))
 		return -1;
 	return out;
 }
@@ -125,8 +124,11 @@ static int unpinned(long rounds)
 {
 	long resident = 0, moved = 0, retried = 0, i;
 	int before, after, out;
+	cpu_set_t allowed;
 	char *mem;
 
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		goto fail;
 	for (i = 0; i < rounds; i++) {
 		mem = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -143,7 +145,7 @@ static int unpinned(long rounds)
 		if (!out) {
 			resident++;
 			moved += before != after;
-			out = pageout_each_cpu(mem);
+			out = pageout_each_cpu(mem, &allowed);
 			if (out < 0)
 				goto fail;
 			retried += out;
