@@ -64,7 +64,7 @@ help:
 	@echo "  export-patches reset-tree checkpatch rustfmt clean distclean"
 
 deps:
-	@$(STAGE) "checking dependencies (Debian packages, bindgen-cli)" $(REPO)/scripts/deps.sh
+	@$(STAGE) "checking dependencies (Debian packages, bindgen-cli)" $(REPO)/scripts/deps.sh $(KVER)
 
 tree: deps
 	@$(STAGE) "preparing the kernel tree (Linux $(KVER) + patches/ + overlay)" \

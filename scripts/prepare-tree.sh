@@ -24,7 +24,7 @@ have=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)
 case "$have" in
 "$kver"-*) ;;
 "") die "package linux-source-6.12 is not installed (run: make deps)" ;;
-*) die "linux-source-6.12 is version $have, this project is pinned to $kver; install linux-source-6.12=$kver-* or change KVER in the Makefile" ;;
+*) die "linux-source-6.12 is version $have, this project is pinned to $kver (run: make deps, which installs it; or change KVER in the Makefile)" ;;
 esac
 
 series_stamp() {
