@@ -171,7 +171,11 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "un:")) != -1) {
 		if (opt == 'u') {
 			unpin = 1;
-		} else if (opt != 'n' || (rounds = atol(optarg)) < 1) {
+			continue;
+		}
+		if (opt == 'n')
+			rounds = atol(optarg);
+		if (opt != 'n' || rounds < 1) {
 			fprintf(stderr, "usage: %s [-u] [-n ROUNDS >= 1]\n", argv[0]);
 			return 2;
 		}
