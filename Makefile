@@ -104,7 +104,11 @@ kernel-bench: tree
 	$(call configure,$(KOUT_BENCH_OFF),$(V)/cow_pte_off.config,$(V)/cow_pte_off.config)
 	@$(STAGE) "building the kernel ($(KOUT_BENCH_OFF))" $(KMAKE) O=$(KOUT_BENCH_OFF) bzImage
 
-progs: kernel
+# The test programs need only the kernel's uapi headers (make headers works
+# in an unconfigured build directory), so make soak and make bench do not
+# build the test kernel they never boot.
+progs: tree
+	@$(STAGE) "exporting the uapi headers ($(KOUT)/usr/include)" $(KMAKE) O=$(KOUT) headers
 	@$(STAGE) "building the static test programs" \
 		$(REPO)/scripts/build-progs.sh $(SRC) $(KOUT) $(PROGS)
 
@@ -113,7 +117,7 @@ initramfs: progs
 		$(REPO)/vm/mkinitramfs.sh $(BUILD)/initramfs.cpio.gz $(PROGS)/bin
 
 # The main job: fork latency comparison and the cow selftest, one boot.
-run: initramfs
+run: initramfs kernel
 	@$(REPO)/vm/mkrun.sh $(BUILD)/run-main.cpio tests main
 	@$(STAGE) "running the main job in the VM" $(REPO)/vm/run.sh \
 		$(KOUT)/arch/x86/boot/bzImage $(BUILD)/initramfs.cpio.gz \
@@ -121,7 +125,7 @@ run: initramfs
 	@$(REPO)/vm/show.sh $(BUILD)/vm-main main
 	@$(REPO)/vm/check.py $(BUILD)/vm-main main
 
-check: initramfs kernel-off
+check: initramfs kernel kernel-off
 	@for t in $(TESTS); do [ -f tests/cases/$$t ] || { \
 		echo "check: no test named '$$t' (see tests/cases/)" >&2; exit 1; }; done
 	@VM_TIMEOUT=$(VM_TIMEOUT) VM_NUMA=$(VM_NUMA) $(REPO)/scripts/check.sh $(BUILD) $(TESTS)
@@ -198,7 +202,7 @@ soak: initramfs kernel-kasan kernel-lockdep
 # KERNEL=bench: the benchmark kernel (no debugging options).
 KERNEL ?= cowpte
 VM_KOUT = $(if $(filter nocowpte,$(KERNEL)),$(KOUT_OFF),$(if $(filter bench,$(KERNEL)),$(KOUT_BENCH),$(KOUT)))
-vm: initramfs $(if $(filter nocowpte,$(KERNEL)),kernel-off) $(if $(filter bench,$(KERNEL)),kernel-bench)
+vm: initramfs $(if $(filter cowpte,$(KERNEL)),kernel) $(if $(filter nocowpte,$(KERNEL)),kernel-off) $(if $(filter bench,$(KERNEL)),kernel-bench)
 	@[ -n "$$CMD" ] || { echo "vm: usage: make vm CMD='command' [EXTRA='file...'] [KERNEL=nocowpte|bench]" >&2; exit 1; }
 	@case "$(KERNEL)" in cowpte|nocowpte|bench) ;; *) \
 		echo "vm: KERNEL must be cowpte (default), nocowpte or bench, not '$(KERNEL)'" >&2; exit 1;; esac
