@@ -11,6 +11,7 @@
 # Makefile's), not the newest: Debian's security archive moves the package
 # on (6.12.117 to 6.12.118 on 2026-12-02) and patches/ is made for one base.
 set -euo pipefail
+set -f # $missing holds the pattern KVER-*, split but never globbed
 
 kver=${1:?usage: scripts/deps.sh KVER}
 packages="rustc-web rust-web-src libclang-14-dev
@@ -26,33 +27,19 @@ for p in $packages; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing="$missing $p"
 done
-source_version() {
-	dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true
-}
-case "$(source_version)" in
+# apt resolves the version pattern KVER-* itself (and says when the apt
+# sources do not carry it); --allow-downgrades replaces a newer one.
+case "$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)" in
 "$kver"-*) ;;
-*) missing="$missing linux-source-6.12" ;;
+*) missing="$missing linux-source-6.12=$kver-*" ;;
 esac
 if [ -n "$missing" ]; then
 	echo "deps: installing Debian packages:$missing"
 	sudo=""
 	[ "$(id -u)" = 0 ] || sudo=sudo
 	$sudo apt-get update -qq
-	install=""
-	for p in $missing; do
-		if [ "$p" = linux-source-6.12 ]; then
-			v=$(apt-cache madison linux-source-6.12 |
-				awk -v k="$kver" '$3 ~ "^" k "-" { print $3; exit }')
-			if [ -z "$v" ]; then
-				echo "deps: error: no linux-source-6.12 $kver-* in the apt sources (apt-cache madison linux-source-6.12); change KVER in the Makefile" >&2
-				exit 1
-			fi
-			p=linux-source-6.12=$v
-		fi
-		install="$install $p"
-	done
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --allow-downgrades \
-		$install > /dev/null
+		$missing > /dev/null
 fi
 
 bindgen=$(command -v bindgen || echo "$HOME/.cargo/bin/bindgen")
