@@ -90,7 +90,7 @@ config: tree
 		$(V)/required-debug.config $(V)/cow_pte_on.config $(V)/cow_pte_kunit.config)
 
 kernel: config
-	@$(STAGE) "building the kernel ($(KOUT))" $(KMAKE) O=$(KOUT) bzImage headers
+	@$(STAGE) "building the kernel ($(KOUT))" $(KMAKE) O=$(KOUT) bzImage
 
 kernel-off: tree
 	$(call configure,$(KOUT_OFF),$(V)/debug.config $(V)/cow_pte_off.config,\
